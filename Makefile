@@ -1,0 +1,52 @@
+# Two commands on a fresh clone: `make tutorial` and `make test`.
+# Both create .venv when it is missing (or pyproject.toml changed) and are safe to re-run.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help setup tutorial test lint lab notebooks docs bench clean
+
+help:
+	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
+	@echo "make test       set up, then lint and run the whole test suite"
+	@echo "make lab        start the local cloud and Fractals app, then JupyterLab"
+	@echo "make notebooks  regenerate notebooks/ from samples/ and the narrative"
+	@echo "make docs       build the HTML guide into build/html/"
+	@echo "make bench      run the benchmarks in bench/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)
+
+tutorial: setup
+	$(BIN)/python -m firstapp tutorial
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/python -m pytest
+
+lab: setup
+	$(BIN)/python -m firstapp cloud start
+	$(BIN)/python -m firstapp fractals serve --background
+	$(BIN)/jupyter lab notebooks/
+
+notebooks: setup
+	$(BIN)/python -m firstapp.notebooks.build
+
+docs: setup
+	$(BIN)/sphinx-build -W -n --keep-going -b html . build/html
+
+bench: setup
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf build .pytest_cache

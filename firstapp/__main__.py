@@ -1,0 +1,3 @@
+from firstapp.cli import main
+
+raise SystemExit(main())
