@@ -17,8 +17,13 @@ def free_port() -> int:
 
 
 def port_in_use(port: int, host: str = LOOPBACK) -> bool:
-    """True when binding ``host:port`` fails, i.e. another process holds it."""
+    """True when another process listens on ``host:port``.
+
+    Binds with SO_REUSEADDR, as the servers do, so connections lingering in
+    TIME_WAIT from a server that just stopped do not count.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

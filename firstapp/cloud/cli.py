@@ -1,0 +1,83 @@
+"""``firstapp cloud``: start, stop, inspect and repair the local object store."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from firstapp.cloud import control
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    cloud = sub.add_parser("cloud", help="the local OpenStack Swift object store")
+    cmds = cloud.add_subparsers(dest="cloud_command", required=True, metavar="COMMAND")
+
+    def command(name: str, func, summary: str) -> argparse.ArgumentParser:
+        parser = cmds.add_parser(name, help=summary, description=summary)
+        parser.add_argument(
+            "--data-dir", metavar="DIR",
+            help="where the cloud keeps its files (default: the per-user data directory)",
+        )
+        parser.set_defaults(func=func)
+        return parser
+
+    start = command("start", _start, "start the store in the background (create it first)")
+    start.add_argument("--port", type=int, help=f"proxy port (default {control.DEFAULT_PORT})")
+    start.add_argument("--devices", type=int, help="device directories (default 3)")
+    start.add_argument("--replicas", type=int, help="copies of every object (default 3)")
+    command("stop", _stop, "stop the store started by `firstapp cloud start`")
+    command("status", _status, "say whether the store runs, where, and what it holds")
+    command("env", _env, "print shell exports of OS_* settings for the running store")
+    command("repair", _repair, "run one maintenance pass: audit, replicate, update")
+
+
+def _start(args: argparse.Namespace) -> int:
+    cloud, started = control.start(args.data_dir, args.port, args.devices, args.replicas)
+    verb = "started" if started else "already running (nothing started)"
+    print(f"local cloud {verb}: {cloud.auth_url} (pid {cloud.pid}, data in {cloud.layout.root})")
+    print(f'connect with: eval "$(firstapp cloud env{_data_dir_flag(args)})"')
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    print("local cloud stopped" if control.stop(args.data_dir) else "local cloud was not running")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    report = control.status(args.data_dir)
+    print(f"running:     {'yes' if report['running'] else 'no'}")
+    print(f"data dir:    {report['data_dir']}")
+    print(f"auth url:    {report['auth_url']}")
+    print(f"storage url: {report['storage_url']}")
+    print(f"devices:     {len(report['devices'])} ({', '.join(report['devices'])})")
+    print(f"replicas:    {report['replicas']}")
+    if report["running"]:
+        print(f"containers:  {report['containers']}")
+        print(f"objects:     {report['objects']}")
+        print(f"bytes:       {report['bytes']}")
+    return 0 if report["running"] else 3
+
+
+def _env(args: argparse.Namespace) -> int:
+    cloud = control.info(args.data_dir)
+    if not cloud.running:
+        from firstapp.cloud.client import START_HINT
+        from firstapp.errors import FirstappError
+
+        raise FirstappError(f"the local cloud is not running; {START_HINT}")
+    for key, value in cloud.env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    from firstapp.cloud.repair import repair
+
+    report = repair(args.data_dir)
+    print(report.summary())
+    return 0
+
+
+def _data_dir_flag(args: argparse.Namespace) -> str:
+    return f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""

@@ -1,0 +1,251 @@
+"""Start, stop and inspect a local cloud's server process."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from firstapp.cloud import config
+from firstapp.cloud.client import START_HINT, authenticate
+from firstapp.cloud.layout import Layout
+from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports at top
+from firstapp.errors import FirstappError
+from firstapp.net import LOOPBACK, port_in_use
+
+DEFAULT_PORT = 8080
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class CloudInfo:
+    """A local cloud: where it lives, how to reach it, whether it runs."""
+
+    layout: Layout
+    settings: config.Settings
+    credentials: config.Credentials = field(repr=False)
+    pid: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    @property
+    def port(self) -> int:
+        return self.settings.port
+
+    @property
+    def auth_url(self) -> str:
+        return config.auth_url(self.port)
+
+    @property
+    def storage_url(self) -> str:
+        return config.storage_url(self.port, self.credentials)
+
+    @property
+    def username(self) -> str:
+        return self.credentials.username
+
+    @property
+    def password(self) -> str:
+        return self.credentials.password
+
+    def env(self) -> dict[str, str]:
+        """OS_* variables (and the swift CLI's ST_*) that point clients at this cloud."""
+        return {
+            "OS_AUTH_TYPE": "v1password",
+            "OS_AUTH_URL": self.auth_url,
+            "OS_USERNAME": self.username,
+            "OS_PASSWORD": self.password,
+            "OS_STORAGE_URL": self.storage_url,
+            "OS_CLOUD": "local",
+            "OS_CLIENT_CONFIG_FILE": str(self.layout.clouds_yaml),
+            "ST_AUTH": self.auth_url,
+            "ST_USER": self.username,
+            "ST_KEY": self.password,
+        }
+
+
+def info(data_dir: str | os.PathLike[str] | None = None) -> CloudInfo:
+    """The cloud in ``data_dir`` (default: the per-user one); raises if it was never created."""
+    layout = Layout.at(data_dir)
+    if not config.exists(layout):
+        raise FirstappError(f"there is no local cloud in {layout.root}; {START_HINT}")
+    return CloudInfo(layout, config.load_settings(layout), config.load_credentials(layout),
+                     _running_pid(layout))
+
+
+def start(
+    data_dir: str | os.PathLike[str] | None = None,
+    port: int | None = None,
+    devices: int | None = None,
+    replicas: int | None = None,
+    timeout: float = START_TIMEOUT,
+) -> tuple[CloudInfo, bool]:
+    """Start the cloud (creating it on first use); return it and whether it was started now.
+
+    A cloud that already runs is left alone and returned with ``False``.
+    """
+    layout = Layout.at(data_dir)
+    if config.exists(layout):
+        settings = config.load_settings(layout)
+        for name, wanted in (("devices", devices), ("replicas", replicas)):
+            have = getattr(settings, name)
+            if wanted is not None and wanted != have:
+                raise FirstappError(
+                    f"the cloud in {layout.root} was created with {name}={have}; "
+                    f"use another --data-dir for {name}={wanted}"
+                )
+        if _running_pid(layout):
+            return info(layout.root), False
+        if port is not None and port != settings.port:
+            settings = config.Settings(port, settings.devices, settings.replicas)
+            config.save_settings(layout, settings)
+    else:
+        settings = config.Settings(port or DEFAULT_PORT, devices or 3, replicas or 3)
+        try:
+            config.create(layout, settings)
+        except ValueError as exc:
+            raise FirstappError(str(exc)) from None
+
+    if port_in_use(settings.port):
+        raise FirstappError(
+            f"port {settings.port} on {LOOPBACK} is already in use by another program; "
+            f"choose a free one with --port N"
+        )
+    proc = _spawn(layout, settings.port)
+    cloud = CloudInfo(layout, settings, config.load_credentials(layout), proc.pid)
+    _wait_ready(cloud, proc, timeout)
+    config.write_clouds_yaml(layout.clouds_yaml, settings.port, cloud.credentials)
+    return cloud, True
+
+
+def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) -> bool:
+    """Stop the cloud's server process; return False when it was not running."""
+    layout = Layout.at(data_dir)
+    pid = _running_pid(layout)
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    layout.pid_file.unlink(missing_ok=True)
+    layout.ports_file.unlink(missing_ok=True)
+    return True
+
+
+def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
+    """Running or not, endpoint, devices, replicas and what the account holds."""
+    cloud = info(data_dir)
+    report = {
+        "running": cloud.running,
+        "data_dir": str(cloud.layout.root),
+        "auth_url": cloud.auth_url,
+        "storage_url": cloud.storage_url,
+        "devices": cloud.layout.device_names(),
+        "replicas": cloud.settings.replicas,
+    }
+    if cloud.running:
+        report.update(usage(cloud))
+    return report
+
+
+def usage(cloud: CloudInfo) -> dict[str, int]:
+    """Containers, objects and bytes, summed from each container (always current)."""
+    from firstapp.cloud.client import connection
+
+    conn = connection(cloud.auth_url, cloud.username, cloud.password)
+    _, containers = conn.get_account(full_listing=True)
+    totals = {"containers": len(containers), "objects": 0, "bytes": 0}
+    for entry in containers:
+        headers = conn.head_container(entry["name"])
+        totals["objects"] += int(headers["x-container-object-count"])
+        totals["bytes"] += int(headers["x-container-bytes-used"])
+    return totals
+
+
+def _spawn(layout: Layout, port: int) -> subprocess.Popen:
+    with open(layout.log_file, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "firstapp.cloud.server", str(layout.root), str(port)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # survives the terminal's Ctrl-C and the CLI's exit
+        )
+    layout.pid_file.write_text(str(proc.pid))
+    return proc
+
+
+def _wait_ready(cloud: CloudInfo, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        code = proc.poll()
+        if code is not None:
+            cloud.layout.pid_file.unlink(missing_ok=True)
+            if code == PORT_TAKEN:
+                raise FirstappError(
+                    f"port {cloud.port} on {LOOPBACK} is already in use by another program; "
+                    "choose a free one with --port N"
+                )
+            raise FirstappError(
+                f"the cloud's server exited with status {code}; see {cloud.layout.log_file}:\n"
+                + _tail(cloud.layout.log_file)
+            )
+        if cloud.layout.ports_file.exists():
+            try:
+                authenticate(cloud.auth_url, cloud.username, cloud.password)
+                return
+            except FirstappError:
+                pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            cloud.layout.pid_file.unlink(missing_ok=True)
+            raise FirstappError(f"the cloud did not answer within {timeout:.0f} s; see "
+                                f"{cloud.layout.log_file}")
+        time.sleep(0.01)
+
+
+def _running_pid(layout: Layout) -> int | None:
+    """The pid in the pid file if that process is alive and is this cloud's server."""
+    try:
+        pid = int(layout.pid_file.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if not _alive(pid) or not _is_our_server(pid, layout):
+        layout.pid_file.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def _alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_server(pid: int, layout: Layout) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():  # no procfs (macOS): trust the pid file
+        return True
+    args = cmdline.read_bytes().split(b"\0")
+    return b"firstapp.cloud.server" in args and str(layout.root).encode() in args
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return ""

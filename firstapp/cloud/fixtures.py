@@ -1,0 +1,73 @@
+"""Pytest plugin: local clouds in temporary directories on free ports.
+
+Tests never touch the user's default cloud. Enable with
+``pytest_plugins = ["firstapp.cloud.fixtures"]``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from swiftclient import client as swift
+
+from firstapp.cloud import control
+from firstapp.cloud.client import connection
+from firstapp.cloud.control import CloudInfo
+from firstapp.net import free_port
+
+
+@pytest.fixture(scope="session")
+def cloud_factory(tmp_path_factory) -> Iterator[Callable[..., CloudInfo]]:
+    """Start extra clouds (``devices=``, ``replicas=``); all are stopped at session end."""
+    started: list[Path] = []
+
+    def make(**kwargs) -> CloudInfo:
+        data_dir = tmp_path_factory.mktemp("cloud")
+        cloud, _ = control.start(data_dir, port=free_port(), **kwargs)
+        started.append(data_dir)
+        return cloud
+
+    yield make
+    for data_dir in started:
+        control.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def local_cloud(cloud_factory) -> CloudInfo:
+    """A running 3-device, 3-replica cloud shared by the whole test session."""
+    return cloud_factory()
+
+
+@pytest.fixture
+def swift_conn(local_cloud: CloudInfo) -> swift.Connection:
+    """An authenticated python-swiftclient connection: the independent client for checks."""
+    return connection(local_cloud.auth_url, local_cloud.username, local_cloud.password)
+
+
+@pytest.fixture
+def container(swift_conn: swift.Connection) -> Iterator[str]:
+    """A fresh, uniquely named container, emptied and deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    swift_conn.put_container(name)
+    yield name
+    delete_container(swift_conn, name)
+
+
+def delete_container(conn: swift.Connection, name: str) -> None:
+    """Delete ``name`` and everything in it; no error if it is already gone."""
+    try:
+        _, objects = conn.get_container(name, full_listing=True)
+    except swift.ClientException as exc:
+        if exc.http_status == 404:
+            return
+        raise
+    for obj in objects:
+        try:
+            conn.delete_object(name, obj["name"])
+        except swift.ClientException as exc:
+            if exc.http_status != 404:
+                raise
+    conn.delete_container(name)

@@ -1,0 +1,95 @@
+"""One maintenance pass over a running local cloud, as Swift's background daemons do it.
+
+Run as ``python -m firstapp.cloud.maintenance DATA_DIR``; prints a JSON report. It is a
+process of its own because it monkey-patches the interpreter and the updaters fork.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def invalidate_hash_caches(devices: Path) -> int:
+    """Forget every partition's cached suffix hashes so the replicator re-reads the disk.
+
+    Swift notices a *silently* deleted replica only when the suffix hashes cached in
+    ``hashes.pkl`` are recomputed; a full repair pass therefore starts from scratch.
+    """
+    count = 0
+    for cache in devices.glob("*/objects*/*/hashes.*"):
+        cache.unlink()
+        count += 1
+    return count
+
+
+def quarantined(devices: Path) -> int:
+    """Object replicas moved aside as damaged, over all devices."""
+    return sum(1 for _ in devices.glob("*/quarantined/objects*/*"))
+
+
+def run(layout) -> dict:
+    from swift.common import utils
+
+    utils.monkey_patch()
+    utils.set_swift_dir(str(layout.etc))
+
+    from swift.account.replicator import AccountReplicator
+    from swift.common.utils import logs, readconf
+    from swift.container.replicator import ContainerReplicator
+    from swift.container.updater import ContainerUpdater
+    from swift.obj.auditor import AuditorWorker
+    from swift.obj.replicator import ObjectReplicator
+    from swift.obj.updater import ObjectUpdater
+
+    from firstapp.cloud.server import _LogFileHandler, _quiet_missing_cache
+
+    logs.ThreadSafeSysLogHandler = _LogFileHandler
+    import logging
+
+    logging.getLogger().addFilter(_quiet_missing_cache)
+
+    def conf(service: str, section: str) -> dict:
+        return readconf(str(layout.conf(service)), section)
+
+    report: dict[str, int] = {}
+    report["hash_caches_invalidated"] = invalidate_hash_caches(layout.devices)
+
+    before = quarantined(layout.devices)
+    auditor_conf = conf("object", "object-auditor")
+    auditor = AuditorWorker(
+        auditor_conf, utils.get_logger(auditor_conf, log_route="object-auditor"),
+        str(Path(auditor_conf["recon_cache_path"]) / "object.recon"), str(layout.devices),
+    )
+    auditor.audit_all_objects(mode="once")
+    report["objects_audited"] = auditor.total_files_processed
+    report["objects_quarantined"] = quarantined(layout.devices) - before
+
+    replicator = ObjectReplicator(conf("object", "object-replicator"))
+    replicator.run_once()
+    stats = replicator.total_stats
+    report["partitions_checked"] = stats.attempted
+    report["suffixes_synced"] = stats.suffix_sync
+    report["replication_failures"] = stats.failure
+
+    for service, klass in (("account", AccountReplicator), ("container", ContainerReplicator)):
+        daemon = klass(conf(service, f"{service}-replicator"))
+        daemon.run_once()
+        report[f"{service}_dbs_replicated"] = daemon.stats["success"]
+        report[f"{service}_dbs_fixed"] = daemon.stats["diff"] + daemon.stats["rsync"]
+
+    ObjectUpdater(conf("object", "object-updater")).run_once()
+    ContainerUpdater(conf("container", "container-updater")).run_once()
+    return report
+
+
+def main(argv: list[str]) -> None:
+    from firstapp.cloud.layout import Layout
+
+    report = run(Layout(Path(argv[0])))
+    sys.stdout.write(json.dumps(report) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
