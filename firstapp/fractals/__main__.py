@@ -1,0 +1,3 @@
+from firstapp.fractals.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,248 @@
+"""The Fractals app's web API (faafo's REST contract) and its HTML gallery."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid as uuidlib
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from firstapp.fractals.db import make_engine, make_sessionmaker
+from firstapp.fractals.models import FAILED, PENDING, RECORD_FIELDS, Fractal
+from firstapp.fractals.params import FIELDS, InvalidParameter, validate
+from firstapp.fractals.worker import RenderPool, params_of
+
+#: Page size when ``results_per_page`` is not given (flask-restless's default, as faafo).
+DEFAULT_PAGE_SIZE = 10
+#: Largest accepted ``results_per_page``.
+MAX_PAGE_SIZE = 100
+#: Thumbnails per gallery page.
+GALLERY_PAGE_SIZE = 24
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_RESULT_FIELDS = frozenset(RECORD_FIELDS) - set(FIELDS) - {"uuid"}
+
+bp = Blueprint("fractals", __name__)
+
+
+class ApiError(Exception):
+    """An error answered as JSON: ``{"message": ..., "field": ...}``."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+@dataclass
+class AppState:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    pool: RenderPool
+
+
+def create_app(db_url: str, *, workers: int = 2) -> Flask:
+    """The Flask app on the database at ``db_url`` with ``workers`` render threads.
+
+    Fractals left pending by an earlier run are queued again. Call
+    :func:`close_app` when done with it.
+    """
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.json.sort_keys = False
+    engine = make_engine(db_url)
+    sessions = make_sessionmaker(engine)
+    state = AppState(engine, sessions, RenderPool(sessions, workers))
+    app.extensions["fractals"] = state
+    app.register_blueprint(bp)
+    state.pool.resume()
+    return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop the render threads and close the database connections."""
+    state: AppState = app.extensions["fractals"]
+    state.pool.shutdown()
+    state.engine.dispose()
+
+
+def _state() -> AppState:
+    return current_app.extensions["fractals"]
+
+
+@bp.app_errorhandler(ApiError)
+def _api_error(error: ApiError):
+    body: dict[str, Any] = {"message": error.message}
+    if error.field:
+        body["field"] = error.field
+    return jsonify(body), error.status
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(error: HTTPException):
+    return jsonify({"message": error.description}), error.code
+
+
+def _query_int(name: str, default: int, low: int, high: int, hint: str = "") -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw, 10)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}", name) from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}, got {value}{hint}", name)
+    return value
+
+
+def _checked_uuid(value: Any) -> str:
+    if not isinstance(value, str) or not _UUID.match(value):
+        example = uuidlib.UUID(int=0)
+        raise ApiError(400, f"uuid must be a UUID like {example}, got {value!r}", "uuid")
+    return value.lower()
+
+
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    for field in body:
+        if field in _RESULT_FIELDS:
+            raise ApiError(400, f"{field} is set by the worker and cannot be written", field)
+        if field not in FIELDS and field != "uuid":
+            raise ApiError(400, f"unknown field {field!r}; accepted: uuid, {', '.join(FIELDS)}",
+                           field)
+    return body
+
+
+def _validated(data: dict[str, Any]):
+    try:
+        return validate(data)
+    except InvalidParameter as exc:
+        raise ApiError(400, exc.message, exc.field) from None
+
+
+def _get_or_404(session: Session, uuid: str) -> Fractal:
+    fractal = session.get(Fractal, _checked_uuid(uuid))
+    if fractal is None:
+        raise ApiError(404, f"no fractal with uuid {uuid}")
+    return fractal
+
+
+def _page(page: int, per_page: int) -> dict[str, Any]:
+    with _state().sessions() as session:
+        total = session.scalar(select(func.count()).select_from(Fractal)) or 0
+        rows = session.scalars(
+            select(Fractal).order_by(Fractal.created_at, Fractal.uuid)
+            .offset((page - 1) * per_page).limit(per_page)
+        ).all()
+        objects = [row.to_json() for row in rows]
+    return {
+        "num_results": total,
+        "page": page,
+        "total_pages": math.ceil(total / per_page),
+        "objects": objects,
+    }
+
+
+@bp.get("/v1/fractal")
+def list_fractals():
+    page = _query_int("page", 1, 1, 2**31 - 1)
+    per_page = _query_int(
+        "results_per_page", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE,
+        "; there is no value meaning 'all': read every page, from page=1 to total_pages",
+    )
+    return jsonify(_page(page, per_page))
+
+
+@bp.post("/v1/fractal")
+def create_fractal():
+    body = _json_object()
+    uuid = _checked_uuid(body["uuid"]) if body.get("uuid") is not None else str(uuidlib.uuid4())
+    params = _validated(body)
+    state = _state()
+    try:
+        with state.sessions.begin() as session:
+            if session.get(Fractal, uuid) is not None:
+                raise ApiError(409, f"a fractal with uuid {uuid} already exists", "uuid")
+            fractal = Fractal(uuid=uuid, status=PENDING, **params.as_dict())
+            session.add(fractal)
+    except IntegrityError:
+        raise ApiError(409, f"a fractal with uuid {uuid} already exists", "uuid") from None
+    state.pool.submit(uuid)
+    response = jsonify(fractal.to_json())
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/fractal/{uuid}"
+    return response
+
+
+@bp.get("/v1/fractal/<uuid>")
+def get_fractal(uuid: str):
+    with _state().sessions() as session:
+        return jsonify(_get_or_404(session, uuid).to_json())
+
+
+@bp.put("/v1/fractal/<uuid>")
+def update_fractal(uuid: str):
+    body = _json_object()
+    uuid = _checked_uuid(uuid)
+    if "uuid" in body and str(body["uuid"]).lower() != uuid:
+        raise ApiError(400, "uuid cannot be changed", "uuid")
+    state = _state()
+    with state.sessions.begin() as session:
+        fractal = _get_or_404(session, uuid)
+        current = params_of(fractal)
+        params = _validated({**current.as_dict(), **{f: body[f] for f in FIELDS if f in body}})
+        changed = params != current
+        if changed:
+            session.execute(
+                update(Fractal).where(Fractal.uuid == uuid).values(
+                    **params.as_dict(), status=PENDING, revision=Fractal.revision + 1,
+                    checksum=None, size=None, duration=None, generated_by=None, image=None,
+                )
+            )
+    if changed:
+        state.pool.submit(uuid)
+    with state.sessions() as session:
+        return jsonify(_get_or_404(session, uuid).to_json())
+
+
+@bp.delete("/v1/fractal/<uuid>")
+def delete_fractal(uuid: str):
+    with _state().sessions.begin() as session:
+        result = session.execute(delete(Fractal).where(Fractal.uuid == _checked_uuid(uuid)))
+        if result.rowcount == 0:
+            raise ApiError(404, f"no fractal with uuid {uuid}")
+    return Response(status=204)
+
+
+@bp.get("/fractal/<uuid>")
+def get_image(uuid: str):
+    with _state().sessions() as session:
+        row = session.execute(
+            select(Fractal.status, Fractal.checksum, Fractal.image)
+            .where(Fractal.uuid == _checked_uuid(uuid))
+        ).one_or_none()
+    if row is None:
+        raise ApiError(404, f"no fractal with uuid {uuid}")
+    if row.status == PENDING or row.image is None:
+        raise ApiError(409, f"fractal {uuid} is not rendered yet; try again shortly")
+    if row.status == FAILED:
+        raise ApiError(409, f"rendering fractal {uuid} failed; see the server log")
+    response = Response(row.image, mimetype="image/png")
+    response.set_etag(row.checksum)
+    return response.make_conditional(request)
+
+
+@bp.get("/")
+def gallery():
+    page = _query_int("page", 1, 1, 2**31 - 1)
+    listing = _page(page, GALLERY_PAGE_SIZE)
+    return render_template("gallery.html", **listing)

@@ -1,0 +1,163 @@
+"""``firstapp fractals ...``: serve the Fractals app, stop it, create and list fractals."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from firstapp.errors import FirstappError
+from firstapp.fractals.defaults import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_PORT,
+    DEFAULT_WORKERS,
+    default_db_path,
+)
+from firstapp.net import LOOPBACK
+
+# The commands import the app, the database layer and the client when they run,
+# so that `firstapp --help` and the other command groups start quickly.
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    from sqlalchemy.exc import ArgumentError
+
+    from firstapp.fractals.db import resolve_db_url
+
+    try:
+        return resolve_db_url(args.db)
+    except ArgumentError as exc:
+        raise FirstappError(f"--db: not a database path or SQLAlchemy URL: {exc}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from firstapp.fractals.server import serve_forever, start_background
+
+    db_url = _db_url(args)
+    if args.background:
+        info = start_background(db_url, args.host, args.port, args.workers)
+        print(f"Fractals app running at {info['endpoint']} (pid {info['pid']}, "
+              f"database {db_url}, log {info['log']})")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    serve_forever(db_url, args.host, args.port, args.workers)
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    from firstapp.fractals.server import stop_background
+
+    info = stop_background(_db_url(args))
+    if info is None:
+        print("the Fractals app is not running (nothing to stop)")
+    else:
+        print(f"stopped the Fractals app at {info['endpoint']} (pid {info['pid']})")
+    return 0
+
+
+def _print_table(records: list[dict[str, Any]]) -> None:
+    print(f"{'uuid':36}  {'size':>8}  {'checksum':64}  dims")
+    for r in records:
+        checksum = r["checksum"] or f"({r['status']})"
+        size = r["size"] if r["size"] is not None else "-"
+        print(f"{r['uuid']:36}  {size:>8}  {checksum:64}  {r['width']}x{r['height']}")
+
+
+def _create(args: argparse.Namespace) -> int:
+    from firstapp.fractals import client
+    from firstapp.fractals.params import InvalidParameter
+
+    if args.count < 1:
+        raise FirstappError("-n must be at least 1")
+    fixed = {f: getattr(args, f) for f in ("width", "height", "iterations", "xa", "xb", "ya", "yb")}
+    try:
+        records = client.create_fractals(
+            args.endpoint, args.count, seed=args.seed, wait=args.wait, timeout=args.timeout,
+            progress=sys.stderr.isatty() or args.count > 1, **fixed,
+        )
+    except InvalidParameter as exc:
+        raise FirstappError(f"--{exc.field}: {exc.message}") from None
+    _print_table(records)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from firstapp.fractals import client
+
+    records = list(client.iter_fractals(args.endpoint))
+    _print_table(records)
+    print(f"{len(records)} fractal{'s' if len(records) != 1 else ''}")
+    return 0
+
+
+def _add_endpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint", default=None, metavar="URL",
+        help=f"the app's base URL (default: $FRACTALS_ENDPOINT or {DEFAULT_ENDPOINT})",
+    )
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", default=None, metavar="PATH|URL",
+        help=f"SQLite file or SQLAlchemy database URL (default: {default_db_path()})",
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``fractals`` and its sub-commands to the ``firstapp`` command."""
+    parser = subparsers.add_parser(
+        "fractals", help="the Fractals app: serve it, create and list fractals",
+        description="The Fractals app whose images the tutorial backs up.",
+    )
+    sub = parser.add_subparsers(dest="fractals_command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the API and gallery")
+    serve.add_argument("--host", default=LOOPBACK, help=f"address to bind (default: {LOOPBACK})")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default: {DEFAULT_PORT})")
+    _add_db(serve)
+    serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                       help="render threads; 0 leaves fractals pending "
+                       f"(default: {DEFAULT_WORKERS})")
+    serve.add_argument("--background", action="store_true",
+                       help="run as a background process; return once it answers")
+    serve.set_defaults(func=_serve)
+
+    stop = sub.add_parser("stop", help="stop the server started with serve --background")
+    _add_db(stop)
+    stop.set_defaults(func=_stop)
+
+    create = sub.add_parser("create", help="ask the app for new fractals")
+    create.add_argument("-n", "--count", type=int, default=1, help="how many (default: 1)")
+    create.add_argument("--seed", type=int, default=None,
+                        help="make the random parameters reproducible")
+    for name, kind in (("width", int), ("height", int), ("iterations", int),
+                       ("xa", float), ("xb", float), ("ya", float), ("yb", float)):
+        create.add_argument(f"--{name}", type=kind, default=None,
+                            help=f"fix {name} (default: random, as the original producer)")
+    create.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                        help="wait until they are rendered (default: wait)")
+    create.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds to wait for rendering (default: 300)")
+    _add_endpoint(create)
+    create.set_defaults(func=_create)
+
+    listing = sub.add_parser("list", help="list every fractal")
+    _add_endpoint(listing)
+    listing.set_defaults(func=_list)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m firstapp.fractals ...``: the same commands without the other groups."""
+    parser = argparse.ArgumentParser(prog="firstapp")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["fractals", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args) or 0)
+    except FirstappError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

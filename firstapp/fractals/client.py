@@ -1,0 +1,182 @@
+"""A small client for the Fractals app's API, for the CLI, backup/restore and the tutorial.
+
+Every function takes the app's base URL first; ``None`` means
+:func:`default_endpoint`. Failures raise :class:`FractalsAPIError` (a
+:class:`~firstapp.errors.FirstappError`) with a message meant for people.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import requests
+from tqdm import tqdm
+
+from firstapp.errors import FirstappError
+from firstapp.fractals.defaults import DEFAULT_ENDPOINT
+from firstapp.fractals.params import FractalParams, random_params
+
+#: Page size used when iterating (the API's maximum).
+PAGE_SIZE = 100
+CHUNK_SIZE = 64 * 1024
+TIMEOUT = 30.0
+
+
+class FractalsAPIError(FirstappError):
+    """The app answered with an error (``status`` is the HTTP status) or not at all (0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def default_endpoint() -> str:
+    """``$FRACTALS_ENDPOINT``, or ``http://127.0.0.1:8081``."""
+    return os.environ.get("FRACTALS_ENDPOINT") or DEFAULT_ENDPOINT
+
+
+def _base(endpoint: str | None) -> str:
+    return (endpoint or default_endpoint()).rstrip("/")
+
+
+def _request(method: str, endpoint: str | None, path: str,
+             session: requests.Session | None = None, **kwargs: Any) -> requests.Response:
+    base = _base(endpoint)
+    kwargs.setdefault("timeout", TIMEOUT)
+    try:
+        response = (session or requests).request(method, base + path, **kwargs)
+    except requests.ConnectionError:
+        raise FractalsAPIError(
+            f"the Fractals app is not running at {base}; "
+            "start it with `firstapp fractals serve` (or pass --endpoint)"
+        ) from None
+    except requests.RequestException as exc:
+        raise FractalsAPIError(f"{method} {base}{path} failed: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            message = response.json()["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        response.close()
+        raise FractalsAPIError(
+            f"{method} {base}{path}: {response.status_code} {message}", response.status_code
+        )
+    return response
+
+
+def list_page(endpoint: str | None, page: int = 1, results_per_page: int = PAGE_SIZE, *,
+              session: requests.Session | None = None) -> dict[str, Any]:
+    """One page of the listing: ``num_results``, ``page``, ``total_pages``, ``objects``."""
+    params = {"page": page, "results_per_page": results_per_page}
+    return _request("GET", endpoint, "/v1/fractal", session, params=params).json()
+
+
+def iter_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
+                  session: requests.Session | None = None) -> Iterator[dict[str, Any]]:
+    """Every fractal record, reading page after page up to ``total_pages``."""
+    page = 1
+    while True:
+        listing = list_page(endpoint, page, results_per_page, session=session)
+        yield from listing["objects"]
+        if page >= listing["total_pages"]:
+            return
+        page += 1
+
+
+def get_fractal(endpoint: str | None, uuid: str, *,
+                session: requests.Session | None = None) -> dict[str, Any]:
+    """One fractal's record."""
+    return _request("GET", endpoint, f"/v1/fractal/{uuid}", session).json()
+
+
+def delete_fractal(endpoint: str | None, uuid: str, *,
+                   session: requests.Session | None = None) -> None:
+    """Delete one fractal."""
+    _request("DELETE", endpoint, f"/v1/fractal/{uuid}", session).close()
+
+
+def open_image(endpoint: str | None, uuid: str, *,
+               session: requests.Session | None = None) -> requests.Response:
+    """The image download as a streaming response; use it in a ``with`` block.
+
+    ``response.raw`` is a file-like object, ``response.iter_content(CHUNK_SIZE)``
+    yields chunks, and the ``ETag`` header holds the checksum.
+    """
+    return _request("GET", endpoint, f"/fractal/{uuid}", session, stream=True)
+
+
+def iter_image(endpoint: str | None, uuid: str, *, chunk_size: int = CHUNK_SIZE,
+               session: requests.Session | None = None) -> Iterator[bytes]:
+    """The image's PNG bytes, chunk by chunk, exactly as stored."""
+    with open_image(endpoint, uuid, session=session) as response:
+        yield from response.iter_content(chunk_size)
+
+
+def download_image(endpoint: str | None, uuid: str, *,
+                   session: requests.Session | None = None) -> bytes:
+    """The image's PNG bytes, exactly as stored."""
+    return b"".join(iter_image(endpoint, uuid, session=session))
+
+
+def create_fractal(endpoint: str | None, params: FractalParams | Mapping[str, Any], *,
+                   uuid: str | None = None,
+                   session: requests.Session | None = None) -> dict[str, Any]:
+    """Ask the app for one fractal; returns its (pending) record."""
+    body = dict(params.as_dict() if isinstance(params, FractalParams) else params)
+    if uuid is not None:
+        body["uuid"] = uuid
+    return _request("POST", endpoint, "/v1/fractal", session, json=body).json()
+
+
+def wait_until_rendered(endpoint: str | None, uuids: Iterable[str], *,
+                        timeout: float = 300.0, progress: bool = False,
+                        session: requests.Session | None = None) -> list[dict[str, Any]]:
+    """Poll until every fractal in ``uuids`` is rendered; return their records in order."""
+    order = list(uuids)
+    done: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    with tqdm(total=len(order), desc="rendering", unit="fractal", disable=not progress) as bar:
+        while len(done) < len(order):
+            for uuid in order:
+                if uuid in done:
+                    continue
+                record = get_fractal(endpoint, uuid, session=session)
+                if record["status"] == "failed":
+                    raise FractalsAPIError(f"rendering fractal {uuid} failed; see the app's log")
+                if record["status"] == "ready":
+                    done[uuid] = record
+                    bar.update(1)
+            if len(done) < len(order):
+                if time.monotonic() > deadline:
+                    raise FractalsAPIError(
+                        f"{len(order) - len(done)} fractal(s) still not rendered after "
+                        f"{timeout:g} s"
+                    )
+                time.sleep(0.1)
+    return [done[uuid] for uuid in order]
+
+
+def create_fractals(endpoint: str | None, n: int, *, seed: int | None = None,
+                    wait: bool = True, timeout: float = 300.0, progress: bool = True,
+                    **fixed: Any) -> list[dict[str, Any]]:
+    """Ask for ``n`` fractals with the producer's random parameters.
+
+    ``seed`` makes the parameters reproducible; keywords such as ``width=64`` or
+    ``iterations=(32, 64)`` fix a field or its range. With ``wait`` (the
+    default) it returns once all are rendered, with a progress bar for n > 1.
+    """
+    rng = random.Random(seed)
+    show = progress and n > 1
+    with requests.Session() as session:
+        records = [
+            create_fractal(endpoint, random_params(rng, **fixed), session=session)
+            for _ in tqdm(range(n), desc="requesting", unit="fractal", disable=not show)
+        ]
+        if wait:
+            records = wait_until_rendered(endpoint, [r["uuid"] for r in records],
+                                          timeout=timeout, progress=show, session=session)
+    return records

@@ -1,0 +1,1 @@
+"""Tests of the Fractals app (firstapp.fractals)."""
