@@ -44,6 +44,7 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 600)
         done = subprocess.run(
             [sys.executable, "-m", "firstapp.cloud.maintenance", str(cloud.layout.root)],
             stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, timeout=timeout,
+            env=control.server_env(),
         )
     if done.returncode != 0:
         raise FirstappError(
