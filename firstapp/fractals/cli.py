@@ -32,7 +32,8 @@ def _db_url(args: argparse.Namespace) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from firstapp.fractals.server import serve_forever, start_background
+    from firstapp.fractals.process import start_background
+    from firstapp.fractals.server import serve_forever
 
     db_url = _db_url(args)
     if args.background:
@@ -46,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from firstapp.fractals.server import stop_background
+    from firstapp.fractals.process import stop_background
 
     info = stop_background(_db_url(args))
     if info is None:

@@ -1,60 +1,21 @@
-"""Serving the Fractals app: in the foreground, in a thread, or as a background process."""
+"""Serving the Fractals app with waitress: in the foreground or in a thread."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import signal
-import subprocess
 import sys
 import threading
-from dataclasses import dataclass
-from pathlib import Path
 
-import requests
 from waitress import create_server, wasyncore
 
-from firstapp.errors import FirstappError
 from firstapp.fractals.api import close_app, create_app
-from firstapp.fractals.db import sqlite_path
 from firstapp.fractals.defaults import DEFAULT_WORKERS
-from firstapp.net import LOOPBACK, port_in_use, wait_until
-from firstapp.paths import default_data_dir
+from firstapp.fractals.process import check_port_free, endpoint_url
+from firstapp.net import LOOPBACK
 
 #: Request threads of the web server.
 HTTP_THREADS = 8
-START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-
-
-def endpoint_url(host: str, port: int) -> str:
-    """The base URL of an app listening on ``host:port``."""
-    return f"http://{host}:{port}"
-
-
-def is_fractals_app(endpoint: str, timeout: float = 1.0) -> bool:
-    """True when ``endpoint`` answers ``GET /v1/fractal`` like the Fractals app."""
-    try:
-        response = requests.get(f"{endpoint}/v1/fractal", timeout=timeout)
-        return response.status_code == 200 and "num_results" in response.json()
-    except (requests.RequestException, ValueError):
-        return False
-
-
-def _check_port_free(host: str, port: int) -> None:
-    if not port_in_use(port, host):
-        return
-    endpoint = endpoint_url(host, port)
-    if is_fractals_app(endpoint):
-        raise FirstappError(
-            f"the Fractals app is already running at {endpoint}; "
-            "stop it first (`firstapp fractals stop`), or use another --port"
-        )
-    raise FirstappError(
-        f"port {port} on {host} is already in use by another program; "
-        "choose a free one with --port"
-    )
 
 
 class ThreadedServer:
@@ -63,7 +24,7 @@ class ThreadedServer:
     def __init__(self, db_url: str, host: str = LOOPBACK, port: int = 0,
                  workers: int = DEFAULT_WORKERS) -> None:
         if port:
-            _check_port_free(host, port)
+            check_port_free(host, port)
         self.app = create_app(db_url, workers=workers)
         self._server = create_server(
             self.app, host=host, port=port, threads=HTTP_THREADS, ident="fractals"
@@ -84,7 +45,7 @@ class ThreadedServer:
 
 def serve_forever(db_url: str, host: str, port: int, workers: int) -> None:
     """Serve in the foreground until interrupted or sent SIGTERM."""
-    _check_port_free(host, port)
+    check_port_free(host, port)
     app = create_app(db_url, workers=workers)
     server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="fractals")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -96,108 +57,3 @@ def serve_forever(db_url: str, host: str, port: int, workers: int) -> None:
         close_app(app)
 
 
-@dataclass
-class PidFile:
-    """Where a background server records its pid, and its log beside it."""
-
-    path: Path
-
-    @classmethod
-    def for_db(cls, db_url: str) -> PidFile:
-        """``<db file>.pid`` for SQLite; for other databases, one per URL in the data dir."""
-        db_file = sqlite_path(db_url)
-        if db_file is not None:
-            return cls(db_file.with_name(db_file.name + ".pid"))
-        digest = hashlib.sha256(db_url.encode()).hexdigest()[:12]
-        return cls(default_data_dir() / "fractals" / f"server-{digest}.pid")
-
-    @property
-    def log_path(self) -> Path:
-        return self.path.with_suffix(".log")
-
-    def read(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def write(self, info: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(info))
-
-    def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    """True when ``pid`` runs and is a Fractals server (checked on Linux via /proc)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # someone else's process: the pid was reused
-    proc = Path(f"/proc/{pid}")
-    if proc.exists():
-        try:
-            if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                return False
-            cmdline = proc.joinpath("cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return b"firstapp.fractals" in cmdline and b"serve" in cmdline
-    return True
-
-
-def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
-    """Start the server as a detached process; return once it answers requests.
-
-    Writes the pid file next to the database and returns what it recorded.
-    """
-    pidfile = PidFile.for_db(db_url)
-    info = pidfile.read()
-    if info and _alive(info["pid"]):
-        raise FirstappError(
-            f"the Fractals app is already running (pid {info['pid']}) at {info['endpoint']}; "
-            "stop it with `firstapp fractals stop`"
-        )
-    pidfile.remove()
-    _check_port_free(host, port)
-    endpoint = endpoint_url(host, port)
-    pidfile.path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "firstapp.fractals", "serve", "--host", host,
-               "--port", str(port), "--db", db_url, "--workers", str(workers)]
-    with open(pidfile.log_path, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    info = {"pid": process.pid, "endpoint": endpoint, "db": db_url,
-            "log": str(pidfile.log_path)}
-    pidfile.write(info)
-    answered = wait_until(lambda: process.poll() is not None or is_fractals_app(endpoint),
-                          START_TIMEOUT, interval=0.1)
-    if process.poll() is not None or not answered:
-        if process.poll() is None:
-            process.kill()
-        pidfile.remove()
-        tail = pidfile.log_path.read_text(errors="replace").strip().splitlines()[-5:]
-        raise FirstappError(
-            f"the Fractals app did not start on {endpoint}; last lines of "
-            f"{pidfile.log_path}:\n" + "\n".join(tail)
-        )
-    return info
-
-
-def stop_background(db_url: str) -> dict | None:
-    """Stop the background server started for ``db_url``; None when none was running."""
-    pidfile = PidFile.for_db(db_url)
-    info = pidfile.read()
-    if not info or not _alive(info["pid"]):
-        pidfile.remove()
-        return None
-    pid = info["pid"]
-    os.kill(pid, signal.SIGTERM)
-    if not wait_until(lambda: not _alive(pid), STOP_TIMEOUT, interval=0.05):
-        os.kill(pid, signal.SIGKILL)
-        wait_until(lambda: not _alive(pid), STOP_TIMEOUT, interval=0.05)
-    pidfile.remove()
-    return info

@@ -1,0 +1,71 @@
+"""firstapp.fractals.client against a served app."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from firstapp.errors import FirstappError
+from firstapp.fractals import client
+from firstapp.net import free_port
+
+
+@pytest.mark.parametrize("per_page", [1, 10, 100])
+def test_iter_fractals_reads_every_page(fractals_app, per_page):
+    records = list(client.iter_fractals(fractals_app.endpoint, results_per_page=per_page))
+    assert records == fractals_app.fractals
+
+
+def test_image_streams_are_the_stored_bytes(fractals_app):
+    record = fractals_app.fractals[4]
+    chunks = list(client.iter_image(fractals_app.endpoint, record["uuid"], chunk_size=256))
+    assert len(chunks) == -(-record["size"] // 256)
+    assert hashlib.sha256(b"".join(chunks)).hexdigest() == record["checksum"]
+    with client.open_image(fractals_app.endpoint, record["uuid"]) as response:
+        assert response.headers["ETag"].strip('"') == record["checksum"]
+        assert hashlib.sha256(response.raw.read()).hexdigest() == record["checksum"]
+
+
+def test_errors_carry_the_status_and_message(fractals_app):
+    with pytest.raises(client.FractalsAPIError) as info:
+        client.get_fractal(fractals_app.endpoint, "00000000-0000-4000-8000-000000000000")
+    assert info.value.status == 404
+    assert "no fractal" in str(info.value)
+    with pytest.raises(client.FractalsAPIError) as info:
+        client.list_page(fractals_app.endpoint, 1, -1)
+    assert info.value.status == 400
+
+
+def test_not_running_says_how_to_start_it():
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(FirstappError, match="not running at .*firstapp fractals serve"):
+        list(client.iter_fractals(endpoint))
+
+
+def test_default_endpoint_and_its_override(monkeypatch, fractals_app):
+    monkeypatch.delenv("FRACTALS_ENDPOINT", raising=False)
+    assert client.default_endpoint() == "http://127.0.0.1:8081"
+    monkeypatch.setenv("FRACTALS_ENDPOINT", fractals_app.endpoint)
+    assert client.get_fractal(None, fractals_app.uuids[0]) == fractals_app.fractals[0]
+
+
+def test_create_fractals_with_a_seed_is_reproducible(fractals_app_factory):
+    first, second = fractals_app_factory(0), fractals_app_factory(0)
+    options = {"seed": 11, "width": (40, 60), "height": 40, "progress": False}
+    made = client.create_fractals(first.endpoint, 3, **options)
+    again = client.create_fractals(second.endpoint, 3, **options)
+    assert [r["status"] for r in made] == ["ready"] * 3
+    assert [r["checksum"] for r in made] == [r["checksum"] for r in again]
+    assert [r["uuid"] for r in made] != [r["uuid"] for r in again]
+    assert all(40 <= r["width"] <= 60 and r["height"] == 40 for r in made)
+    assert len({r["checksum"] for r in made}) == 3
+
+
+def test_create_without_waiting_returns_pending_records(fractals_app_factory):
+    app = fractals_app_factory(0, workers=0)
+    made = client.create_fractals(app.endpoint, 2, seed=1, width=32, height=32, wait=False,
+                                  progress=False)
+    assert [r["status"] for r in made] == ["pending", "pending"]
+    with pytest.raises(client.FractalsAPIError, match="not rendered"):
+        client.wait_until_rendered(app.endpoint, [made[0]["uuid"]], timeout=0.3)
