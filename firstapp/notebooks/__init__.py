@@ -1,0 +1,1 @@
+"""The tutorial's notebooks: generated from one narrative and the step-numbered samples."""
