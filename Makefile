@@ -31,19 +31,17 @@ tutorial: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+test: setup lint docs
 	$(BIN)/python -m pytest
 
 lab: setup
-	$(BIN)/python -m firstapp cloud start
-	$(BIN)/python -m firstapp fractals serve --background
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python -m firstapp lab
 
 notebooks: setup
 	$(BIN)/python -m firstapp.notebooks.build
 
 docs: setup
-	$(BIN)/sphinx-build -W -n --keep-going -b html . build/html
+	$(BIN)/sphinx-build -W -n --keep-going -q -b html . build/html
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,8 +1,9 @@
-"""``firstapp tutorial``: run the whole tutorial end to end and report.
+"""``firstapp tutorial`` and ``firstapp lab``: the tutorial end to end, or interactively.
 
-Starts the local cloud (and later stages: the Fractals app, the notebooks, the guide),
-runs every stage, stops what it started, prints a summary table. Exit status 1 when any
-stage failed.
+``tutorial`` starts the local cloud and the Fractals app (with a few fractals), runs every
+notebook with papermill into ``build/notebooks/``, builds the HTML guide into
+``build/html/``, stops what it started and prints a summary table; exit status 1 when any
+stage failed. ``lab`` starts the same services and opens JupyterLab with their settings.
 """
 
 from __future__ import annotations
@@ -10,16 +11,28 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import subprocess
+import sys
 import time
 import traceback
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from firstapp.cloud import control
 from firstapp.cloud.client import connection
 from firstapp.cloud.placement import account_of, replicas
+from firstapp.errors import FirstappError
+from firstapp.net import LOOPBACK
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build"
+FRACTALS_PORT = 8081
+TUTORIAL_FRACTALS = 12  # more than one page of the app's API
+TUTORIAL_SEED = 2015
+TUTORIAL_SIZE = 192
 
 
 @dataclass
@@ -28,14 +41,18 @@ class Result:
     ok: bool
     seconds: float
     detail: str
+    steps: int | None = None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("tutorial", help="run the whole tutorial end to end and report",
-                            description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="the local cloud's data directory (default: the per-user one)")
-    parser.set_defaults(func=run)
+    for name, func, summary in (
+        ("tutorial", run, "run the whole tutorial end to end and report"),
+        ("lab", lab, "start the local cloud and Fractals app, then JupyterLab"),
+    ):
+        parser = sub.add_parser(name, help=summary, description=summary)
+        parser.add_argument("--data-dir", metavar="DIR",
+                            help="the local cloud's data directory (default: the per-user one)")
+        parser.set_defaults(func=func)
 
 
 def smoke_round_trip(cloud: control.CloudInfo) -> str:
@@ -57,41 +74,136 @@ def smoke_round_trip(cloud: control.CloudInfo) -> str:
         conn.delete_container(name)
 
 
+def start_fractals_app(cleanup: ExitStack) -> str:
+    """The Fractals app on its default port and database with at least a few fractals.
+
+    Reuses an app that already answers there; stops only one it started itself.
+    """
+    from firstapp.fractals import client
+    from firstapp.fractals.db import resolve_db_url
+    from firstapp.fractals.process import is_fractals_app, start_background, stop_background
+
+    endpoint = f"http://{LOOPBACK}:{FRACTALS_PORT}"
+    started = not is_fractals_app(endpoint)
+    if started:
+        db_url = resolve_db_url(None)
+        start_background(db_url, LOOPBACK, FRACTALS_PORT, workers=2)
+        cleanup.callback(stop_background, db_url)
+    have = client.list_page(endpoint, 1)["num_results"]
+    if have < TUTORIAL_FRACTALS:
+        client.create_fractals(endpoint, TUTORIAL_FRACTALS - have, seed=TUTORIAL_SEED,
+                               width=TUTORIAL_SIZE, height=TUTORIAL_SIZE, progress=False)
+    return f"{endpoint} ({'started' if started else 'already running'}, " \
+           f"{max(have, TUTORIAL_FRACTALS)} fractals)"
+
+
+def run_notebook(sdk: str, env: dict[str, str]) -> tuple[str, int]:
+    """Execute one SDK's notebook with papermill into build/notebooks/."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from firstapp.notebooks.build import notebook_path
+    from firstapp.stack import environment
+
+    source = notebook_path(ROOT, sdk)
+    target = BUILD / "notebooks" / source.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    container = f"tutorial-{sdk}-{uuid.uuid4().hex[:8]}"
+    with environment(env):
+        try:
+            nb = papermill.execute_notebook(
+                str(source), str(target), parameters={"container_name": container},
+                cwd=str(source.parent), progress_bar=False, kernel_name="python3",
+            )
+        except PapermillExecutionError as exc:
+            raise FirstappError(
+                f"{source.name}: cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
+            ) from None
+    executed = sum(1 for c in nb.cells if c.cell_type == "code")
+    return f"{target.relative_to(ROOT)} (container {container})", executed
+
+
+def build_docs() -> str:
+    target = BUILD / "html"
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
+         str(ROOT), str(target)], capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise FirstappError("sphinx-build failed:\n" + done.stderr[-3000:])
+    return str((target / "docs" / "index.html").relative_to(ROOT))
+
+
 def run(args: argparse.Namespace) -> int:
+    from firstapp.notebooks.narrative import SDKS
+
     results: list[Result] = []
 
-    def stage(name: str, func: Callable[[], str]) -> bool:
+    def stage(name: str, func: Callable[[], str | tuple[str, int]]) -> bool:
         began = time.perf_counter()
+        steps = None
         try:
-            detail, ok = func(), True
+            detail = func()
+            if isinstance(detail, tuple):
+                detail, steps = detail
+            ok = True
         except Exception as exc:  # a stage failure is reported, the rest still runs
             detail, ok = f"{type(exc).__name__}: {exc}", False
-            traceback.print_exc()
-        results.append(Result(name, ok, time.perf_counter() - began, detail))
+            if not isinstance(exc, FirstappError):
+                traceback.print_exc()
+        results.append(Result(name, ok, time.perf_counter() - began, detail, steps))
         print(f"[{'ok' if ok else 'FAILED'}] {name}: {detail}", flush=True)
         return ok
 
     with ExitStack() as cleanup:
-        cloud_holder: dict[str, control.CloudInfo] = {}
+        clouds: list[control.CloudInfo] = []
+        env: dict[str, str] = {}
 
         def start_cloud() -> str:
             cloud, started = control.start(args.data_dir)
-            cloud_holder["cloud"] = cloud
+            clouds.append(cloud)
+            env.update(cloud.env())
             if started:
                 cleanup.callback(control.stop, args.data_dir)
             return f"{cloud.auth_url} ({'started' if started else 'already running'})"
 
+        def start_app() -> str:
+            detail = start_fractals_app(cleanup)
+            env["FRACTALS_ENDPOINT"] = f"http://{LOOPBACK}:{FRACTALS_PORT}"
+            return detail
+
         if stage("start the local cloud", start_cloud):
-            stage("smoke round trip", lambda: smoke_round_trip(cloud_holder["cloud"]))
+            stage("smoke round trip", lambda: smoke_round_trip(clouds[0]))
+            if stage("start the Fractals app", start_app):
+                for sdk in SDKS:
+                    stage(f"notebook durability-{sdk}", lambda sdk=sdk: run_notebook(sdk, env))
+        stage("build the HTML guide", build_docs)
 
     print_summary(results)
-    print("\nTo explore on your own: `make lab` starts the cloud and JupyterLab;")
-    print('or `firstapp cloud start` then `eval "$(firstapp cloud env)"` in your shell.')
+    print(f"\nExecuted notebooks: {BUILD.relative_to(ROOT)}/notebooks/   "
+          f"Guide: {BUILD.relative_to(ROOT)}/html/docs/index.html")
+    print("To explore on your own: `make lab` starts the cloud, the Fractals app and "
+          "JupyterLab.")
     return 0 if all(r.ok for r in results) else 1
 
 
 def print_summary(results: list[Result]) -> None:
     width = max(len(r.stage) for r in results)
-    print(f"\n{'stage':<{width}}  result  time")
+    print(f"\n{'stage':<{width}}  steps  result  time")
     for r in results:
-        print(f"{r.stage:<{width}}  {'ok' if r.ok else 'FAILED':<6}  {r.seconds:5.1f} s")
+        steps = "" if r.steps is None else str(r.steps)
+        print(f"{r.stage:<{width}}  {steps:>5}  {'ok' if r.ok else 'FAILED':<6}  "
+              f"{r.seconds:5.1f} s")
+
+
+def lab(args: argparse.Namespace) -> int:
+    """Start the services (left running), then replace this process with JupyterLab."""
+    cloud, _ = control.start(args.data_dir)
+    print(start_fractals_app(ExitStack()))  # nothing registered: the app keeps running
+    env = {**os.environ, **cloud.env(),
+           "FRACTALS_ENDPOINT": f"http://{LOOPBACK}:{FRACTALS_PORT}"}
+    print("The cloud and the Fractals app keep running after JupyterLab exits; stop them "
+          "with `firstapp cloud stop` and `firstapp fractals stop`.")
+    jupyter = Path(sys.executable).with_name("jupyter")
+    os.execve(jupyter, [str(jupyter), "lab", str(ROOT / "notebooks")], env)
+    return 0  # not reached
