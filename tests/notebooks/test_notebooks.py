@@ -1,0 +1,122 @@
+"""The notebooks: generated from the samples, executed for real, no secrets inside."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from firstapp.notebooks import build
+from firstapp.notebooks.narrative import SDKS
+from firstapp.stack import environment, local_stack
+
+ROOT = build.ROOT
+NOTEBOOKS = [build.notebook_path(ROOT, sdk) for sdk in SDKS]
+
+SECRET_PATTERNS = [
+    re.compile(r"AUTH_(tk|ftk|zftk)[\w-]{8,}"),  # Swift tokens
+    re.compile(r"X-Auth-Token", re.I),
+    re.compile(r"OS_PASSWORD=\S+"),
+    re.compile(r"""password\s*[=:]\s*['"][^'"]+['"]""", re.I),  # a literal password
+]
+
+
+def test_notebooks_are_generated_from_narrative_and_samples():
+    assert build.drift() == [], "notebooks/ is out of date: run `make notebooks`"
+
+
+def test_every_step_is_one_cell_with_metadata():
+    from firstapp import steps
+
+    for sdk, path in zip(SDKS, NOTEBOOKS, strict=True):
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        sample = steps.load(ROOT / "samples" / sdk / "durability.py")
+        assert [c.metadata["firstapp"]["step"] for c in code] == [s.name for s in sample]
+        assert [c.source for c in code] == [s.code for s in sample]
+        assert code[0].metadata["tags"] == ["parameters"]
+
+
+def test_committed_notebooks_have_outputs_and_images():
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(c.execution_count for c in code), f"{path.name} has unexecuted cells"
+        mimes = {m for c in code for o in c.outputs for m in o.get("data", {})}
+        assert {"image/png", "image/jpeg"} & mimes, f"{path.name} shows no image"
+        errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{path.name} has error outputs"
+
+
+def test_committed_notebooks_hold_no_secrets():
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        for pattern in SECRET_PATTERNS:
+            assert not pattern.search(text), f"{path.name}: matches {pattern.pattern}"
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_papermill_runs_notebook(sdk, local_cloud, fractals_app, swift_conn, tmp_path):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    container = f"nb-{sdk}-{uuid.uuid4().hex[:8]}"
+    output = tmp_path / f"durability-{sdk}.ipynb"
+    env = {**local_cloud.env(), "FRACTALS_ENDPOINT": fractals_app.endpoint}
+    with environment(env):
+        try:
+            papermill.execute_notebook(
+                str(build.notebook_path(ROOT, sdk)), str(output),
+                parameters={"container_name": container, "large_object_size": 3 << 20,
+                            "segment_size": 1 << 20},
+                cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
+            )
+        except PapermillExecutionError as exc:
+            pytest.fail(f"durability-{sdk}.ipynb: cell {exc.cell_index} failed: "
+                        f"{exc.ename}: {exc.evalue}")
+    nb = nbformat.read(output, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and container in injected[0].source
+    outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
+    assert local_cloud.password not in outputs
+    # the run backed up every fractal, then cleaned up after itself
+    assert all(f["uuid"] in outputs for f in fractals_app.fractals)
+    assert container not in [c["name"] for c in swift_conn.get_account()[1]]
+
+
+def test_nbval_strict_against_a_fresh_stack(tmp_path):
+    """Re-run the committed notebooks and compare every output (nbval, not lax)."""
+    with local_stack(tmp_path) as env, environment(env):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval",
+             "--nbval-sanitize-with", str(ROOT / "notebooks" / "nbval-sanitize.cfg"),
+             "--nbval-cell-timeout", "600", "-q", "--rootdir", str(tmp_path),
+             *map(str, NOTEBOOKS)],
+            capture_output=True, text=True, cwd=ROOT / "notebooks", timeout=1800,
+        )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ passed", done.stdout)
+
+
+def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "samples" / "libcloud").mkdir(parents=True)
+    (tmp_path / "samples" / "libcloud" / "durability.py").write_text(
+        '"""x"""\n# step-1\na = 1\n# step-2\nb = 2\n# step-15\n')
+    (tmp_path / "docs" / "durability.md").write_text(
+        "# T\n\n```{sample-step} 1\n```\n")
+    with pytest.raises(ValueError, match=r"steps not in the narrative \['2'\]"):
+        build.render(tmp_path, "libcloud")
+
+
+def test_builder_output_is_stable(tmp_path):
+    first = build.render(ROOT, "openstacksdk")
+    second = build.render(ROOT, "openstacksdk")
+    assert nbformat.writes(first) == nbformat.writes(second)
+    assert Path(build.notebook_path(ROOT, "openstacksdk")).parent == ROOT / "notebooks"
