@@ -97,18 +97,18 @@ def start_fractals_app(cleanup: ExitStack) -> str:
            f"{max(have, TUTORIAL_FRACTALS)} fractals)"
 
 
-def run_notebook(sdk: str, env: dict[str, str]) -> tuple[str, int]:
-    """Execute one SDK's notebook with papermill into build/notebooks/."""
+def run_notebook(name: str, env: dict[str, str]) -> tuple[str, int]:
+    """Execute one notebook with papermill into build/notebooks/."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from firstapp.notebooks.build import notebook_path
     from firstapp.stack import environment
 
-    source = notebook_path(ROOT, sdk)
+    source = notebook_path(ROOT, name)
     target = BUILD / "notebooks" / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
-    container = f"tutorial-{sdk}-{uuid.uuid4().hex[:8]}"
+    container = f"tutorial-{uuid.uuid4().hex[:8]}"
     with environment(env):
         try:
             nb = papermill.execute_notebook(
@@ -135,7 +135,7 @@ def build_docs() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firstapp.notebooks.narrative import SDKS
+    from firstapp.notebooks.build import TRACKS
 
     results: list[Result] = []
 
@@ -175,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
         if stage("start the local cloud", start_cloud):
             stage("smoke round trip", lambda: smoke_round_trip(clouds[0]))
             if stage("start the Fractals app", start_app):
-                for sdk in SDKS:
-                    stage(f"notebook durability-{sdk}", lambda sdk=sdk: run_notebook(sdk, env))
+                for t in TRACKS:
+                    stage(f"notebook {t.name}", lambda name=t.name: run_notebook(name, env))
         stage("build the HTML guide", build_docs)
 
     print_summary(results)

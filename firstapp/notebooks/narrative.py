@@ -11,7 +11,9 @@ notes for particular SDKs::
     ::::
 
 Sphinx renders a step block as a tab per SDK (``firstapp.notebooks.sphinx``); the
-notebook builder turns it into the SDK's code cell, then the SDK's notes.
+notebook builder turns it into the SDK's code cell, then the SDK's notes. A step block
+with a ``:sample: samples/<path>.py`` option shows that one sample instead (no tabs):
+narratives that are not about the three SDKs use it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ SDKS = ("libcloud", "shade", "openstacksdk")
 SDK_TITLES = {"libcloud": "Apache Libcloud", "shade": "shade", "openstacksdk": "OpenStack SDK"}
 
 _OPEN_STEP = re.compile(r"^(?P<fence>:{3,}|`{3,})\{sample-step\}\s+(?P<name>\S+)\s*$")
+_OPTION = re.compile(r"^:(?P<key>[\w-]+):\s*(?P<value>.*?)\s*$")
 _OPEN_SDK = re.compile(r"^(?P<fence>:{3,})\{sdk\}\s+(?P<sdks>.+?)\s*$")
 
 
@@ -36,6 +39,7 @@ class Prose:
 class SampleStep:
     name: str
     notes: dict[str, str] = field(default_factory=dict)  # sdk -> Markdown
+    sample: str | None = None  # a sample path relative to the repository root
 
 
 Block = Prose | SampleStep
@@ -62,11 +66,25 @@ def parse(text: str) -> list[Block]:
         if "\n".join(prose).strip():
             blocks.append(Prose("\n".join(prose).strip("\n")))
         prose = []
-        blocks.append(SampleStep(match["name"], parse_notes(lines[i + 1:end])))
+        options, body = split_options(lines[i + 1:end])
+        unknown = set(options) - {"sample"}
+        if unknown:
+            raise ValueError(f"line {i + 1}: unknown sample-step options {sorted(unknown)}")
+        blocks.append(SampleStep(match["name"], parse_notes(body), options.get("sample")))
         i = end + 1
     if "\n".join(prose).strip():
         blocks.append(Prose("\n".join(prose).strip("\n")))
     return blocks
+
+
+def split_options(lines: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Leading ``:name: value`` lines of a directive body, and the rest."""
+    options: dict[str, str] = {}
+    rest = list(lines)
+    while rest and (match := _OPTION.match(rest[0])):
+        options[match["key"]] = match["value"]
+        rest.pop(0)
+    return options, rest
 
 
 def parse_notes(lines: list[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
@@ -28,32 +29,37 @@ def step_bounds(sample: Path, name: str) -> tuple[str, str]:
 class SampleStep(SphinxDirective):
     required_arguments = 1
     has_content = True
+    option_spec = {"sample": directives.unchanged_required}
 
     def run(self):
         name = self.arguments[0]
         root = Path(self.env.srcdir)
-        docdir = Path(self.env.doc2path(self.env.docname)).parent
         try:
             notes = parse_notes(list(self.content))
         except ValueError as exc:
             raise self.error(str(exc)) from None
-        text = ["::::{tab-set}", ":sync-group: sdk", ""]
-        for sdk in SDKS:
-            sample = sample_path(root, sdk)
-            self.env.note_dependency(str(sample))
-            try:
-                start, end = step_bounds(sample, name)
-            except (OSError, ValueError) as exc:
-                raise self.error(str(exc)) from None
-            text += [
-                f":::{{tab-item}} {SDK_TITLES[sdk]}", f":sync: {sdk}", "",
-                f"```{{literalinclude}} {os.path.relpath(sample, docdir)}",
+        if "sample" in self.options:
+            text = self.include(root / self.options["sample"], name)
+        else:
+            text = ["::::{tab-set}", ":sync-group: sdk", ""]
+            for sdk in SDKS:
+                text += [f":::{{tab-item}} {SDK_TITLES[sdk]}", f":sync: {sdk}", "",
+                         *self.include(sample_path(root, sdk), name),
+                         "", notes.get(sdk, ""), ":::", ""]
+            text.append("::::")
+        return self.parse_text_to_nodes("\n".join(text))
+
+    def include(self, sample: Path, name: str) -> list[str]:
+        """MyST lines that ``literalinclude`` step ``name`` of ``sample`` by its markers."""
+        self.env.note_dependency(str(sample))
+        try:
+            start, end = step_bounds(sample, name)
+        except (OSError, ValueError) as exc:
+            raise self.error(str(exc)) from None
+        docdir = Path(self.env.doc2path(self.env.docname)).parent
+        return [f"```{{literalinclude}} {os.path.relpath(sample, docdir)}",
                 ":language: python", f':start-after: "{start}"', f':end-before: "{end}"',
-                "```", "", notes.get(sdk, ""), ":::", "",
-            ]
-        text.append("::::")
-        container = self.parse_text_to_nodes("\n".join(text))
-        return container
+                "```"]
 
 
 def setup(app: Sphinx) -> dict:

@@ -12,12 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from firstapp import steps
 from firstapp.notebooks import build
-from firstapp.notebooks.narrative import SDKS
 from firstapp.stack import environment, local_stack
 
 ROOT = build.ROOT
-NOTEBOOKS = [build.notebook_path(ROOT, sdk) for sdk in SDKS]
+NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
 
 SECRET_PATTERNS = [
     re.compile(r"AUTH_(tk|ftk|zftk)[\w-]{8,}"),  # Swift tokens
@@ -32,14 +32,13 @@ def test_notebooks_are_generated_from_narrative_and_samples():
 
 
 def test_every_step_is_one_cell_with_metadata():
-    from firstapp import steps
-
-    for sdk, path in zip(SDKS, NOTEBOOKS, strict=True):
-        nb = nbformat.read(path, as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        sample = steps.load(ROOT / "samples" / sdk / "durability.py")
-        assert [c.metadata["firstapp"]["step"] for c in code] == [s.name for s in sample]
-        assert [c.source for c in code] == [s.code for s in sample]
+    for path in NOTEBOOKS:
+        code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        for cell in code:
+            where = cell.metadata["firstapp"]
+            sample = {s.name: s.code for s in steps.load(ROOT / where["sample"])}
+            assert cell.source == sample[where["step"]], (path.name, where)
+        assert code[0].metadata["firstapp"]["step"] == "1"
         assert code[0].metadata["tags"] == ["parameters"]
 
 
@@ -61,24 +60,24 @@ def test_committed_notebooks_hold_no_secrets():
             assert not pattern.search(text), f"{path.name}: matches {pattern.pattern}"
 
 
-@pytest.mark.parametrize("sdk", SDKS)
-def test_papermill_runs_notebook(sdk, local_cloud, fractals_app, swift_conn, tmp_path):
+@pytest.mark.parametrize("name", [t.name for t in build.TRACKS])
+def test_papermill_runs_notebook(name, local_cloud, fractals_app, swift_conn, tmp_path):
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    container = f"nb-{sdk}-{uuid.uuid4().hex[:8]}"
-    output = tmp_path / f"durability-{sdk}.ipynb"
+    container = f"nb-{uuid.uuid4().hex[:8]}"
+    output = tmp_path / f"{name}.ipynb"
     env = {**local_cloud.env(), "FRACTALS_ENDPOINT": fractals_app.endpoint}
     with environment(env):
         try:
             papermill.execute_notebook(
-                str(build.notebook_path(ROOT, sdk)), str(output),
+                str(build.notebook_path(ROOT, name)), str(output),
                 parameters={"container_name": container, "large_object_size": 3 << 20,
                             "segment_size": 1 << 20},
                 cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
             )
         except PapermillExecutionError as exc:
-            pytest.fail(f"durability-{sdk}.ipynb: cell {exc.cell_index} failed: "
+            pytest.fail(f"{name}.ipynb: cell {exc.cell_index} failed: "
                         f"{exc.ename}: {exc.evalue}")
     nb = nbformat.read(output, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -112,11 +111,9 @@ def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
     (tmp_path / "docs" / "durability.md").write_text(
         "# T\n\n```{sample-step} 1\n```\n")
     with pytest.raises(ValueError, match=r"steps not in the narrative \['2'\]"):
-        build.render(tmp_path, "libcloud")
+        build.render(tmp_path, build.Track("t", Path("docs/durability.md"), "libcloud", ""))
 
 
 def test_builder_output_is_stable(tmp_path):
-    first = build.render(ROOT, "openstacksdk")
-    second = build.render(ROOT, "openstacksdk")
-    assert nbformat.writes(first) == nbformat.writes(second)
-    assert Path(build.notebook_path(ROOT, "openstacksdk")).parent == ROOT / "notebooks"
+    track = build.track("durability-openstacksdk")
+    assert nbformat.writes(build.render(ROOT, track)) == nbformat.writes(build.render(ROOT, track))
