@@ -1,0 +1,216 @@
+"""Making it durable with the OpenStack SDK: store, check and back up objects in Swift.
+
+Run it as ``python samples/openstacksdk/durability.py`` from any directory. With OS_CLOUD
+set it connects to that entry of your clouds.yaml; otherwise it reads the standard
+variables OS_AUTH_URL, OS_AUTH_TYPE (``v1password`` for Swift's own auth, ``password`` for
+Keystone v3), OS_USERNAME, OS_PASSWORD and, for Keystone, OS_PROJECT_NAME,
+OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME (for the local cloud:
+``eval "$(firstapp cloud env)"`` sets both kinds). Step 11 reads the Fractals app at
+FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload.
+"""
+
+# step-1
+import os
+from pathlib import Path
+
+cloud_name = os.environ.get("OS_CLOUD")  # when set, the settings come from clouds.yaml
+auth_url = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
+auth_type = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password" means Keystone v3
+username = os.environ.get("OS_USERNAME", "tutorial:learner")
+password = os.environ.get("OS_PASSWORD", "")
+project_name = os.environ.get("OS_PROJECT_NAME")
+user_domain_name = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
+project_domain_name = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
+region_name = os.environ.get("OS_REGION_NAME")
+fractals_endpoint = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
+
+container_name = "fractals"
+object_name = "an amazing goat"
+tutorial_dir = Path(__file__).parent.parent if "__file__" in globals() else Path("../samples")
+goat_path = tutorial_dir / "goat.jpg"
+large_object_size = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
+segment_size = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
+
+# step-1-connect
+import openstack
+from keystoneauth1.exceptions import ConnectFailure, Unauthorized
+
+if not cloud_name and not password:
+    raise SystemExit("Neither OS_CLOUD nor OS_PASSWORD is set: export your object store's "
+                     'credentials first (for the local cloud: eval "$(firstapp cloud env)")')
+
+try:
+    if cloud_name:
+        conn = openstack.connect(cloud=cloud_name)
+    else:
+        # v1password (Swift's own auth) is a plugin that python-swiftclient installs
+        auth = {"auth_url": auth_url, "username": username, "password": password}
+        if auth_type == "password":
+            auth.update(project_name=project_name, user_domain_name=user_domain_name,
+                        project_domain_name=project_domain_name)
+        conn = openstack.connect(auth_type=auth_type, auth=auth, region_name=region_name)
+    # one cheap authenticated call, so that a wrong password or a stopped store shows here
+    containers = list(conn.object_store.containers())
+except Unauthorized:
+    raise SystemExit(f"The object store refused the login of cloud {cloud_name!r}: check "
+                     "its user name and password in clouds.yaml" if cloud_name else
+                     f"The object store at {auth_url} refused user {username!r}: check "
+                     "OS_USERNAME and OS_PASSWORD") from None
+except ConnectFailure:
+    raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the object store "
+                     "running? (for the local cloud: firstapp cloud start)") from None
+print(f"Connected to {conn.auth['auth_url']}; the account has {len(containers)} containers")
+
+# step-2
+container = conn.object_store.create_container(name=container_name)
+print(container.name)
+
+# step-3
+containers = conn.object_store.containers()
+print([entry.name for entry in containers])
+
+# step-4
+# object_store.upload_object with data= returns the stored object, and raises when the
+# upload fails. (With filename= it returns None whatever happens: even into a container
+# that does not exist, where nothing at all gets stored.) The open file is streamed.
+with open(goat_path, "rb") as goat:
+    uploaded = conn.object_store.upload_object(container=container_name, name=object_name,
+                                               data=goat)
+print(f"Uploaded {goat_path.name} as {uploaded.name!r}: ETag {uploaded.etag}")
+
+# step-5
+objects = conn.object_store.objects(container_name)
+print([(entry.name, entry.content_length, entry.etag) for entry in objects])
+
+# step-6
+# download_object returns bytes. (conn.get_object, the older call, decodes the body as
+# text, which garbles binary data.)
+downloaded = conn.object_store.download_object(object_name, container=container_name)
+print(f"Downloaded {len(downloaded)} bytes of {object_name!r}")
+
+# step-7
+import hashlib
+
+stored = conn.object_store.get_object_metadata(object_name, container=container_name)
+downloaded_md5 = hashlib.md5(downloaded).hexdigest()
+local_md5 = hashlib.md5(goat_path.read_bytes()).hexdigest()
+print("md5 of the downloaded bytes:", downloaded_md5)
+print("ETag the store returned:    ", stored.etag)
+print("md5 of the local goat.jpg:  ", local_md5)
+assert downloaded_md5 == stored.etag == local_md5, "the stored object differs from goat.jpg"
+
+# step-8
+conn.object_store.delete_object(object_name, container=container_name)
+print(f"Deleted {object_name!r}")
+
+# step-9
+objects = conn.object_store.objects(container_name)
+print(list(objects))
+
+# step-10
+try:
+    container = conn.object_store.get_container_metadata(container_name)
+except openstack.exceptions.NotFoundException:
+    raise SystemExit(f"There is no container {container_name!r} in this account: run step 2 "
+                     "first, it creates the container") from None
+print(f"Container {container.name!r}: {container.object_count} objects")
+
+# step-11
+import requests
+from tqdm import tqdm
+
+# The API lists the fractals a page at a time: follow the pages up to total_pages.
+# Fractals the app is still drawing have no image yet; the next backup will get them.
+fractals = []
+page = 1
+while True:
+    reply = requests.get(f"{fractals_endpoint}/v1/fractal",
+                         params={"page": page, "results_per_page": 10}, timeout=30)
+    reply.raise_for_status()
+    listing = reply.json()
+    fractals += [fractal for fractal in listing["objects"] if fractal["status"] == "ready"]
+    if page >= listing["total_pages"]:
+        break
+    page += 1
+print(f"The Fractals app lists {listing['num_results']} fractals on {listing['total_pages']} "
+      f"pages; {len(fractals)} are ready to back up")
+
+for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
+    # stream each image from the app straight into the store, 64 KiB at a time
+    with requests.get(f"{fractals_endpoint}/fractal/{fractal['uuid']}",
+                      stream=True, timeout=30) as image:
+        image.raise_for_status()
+        conn.object_store.upload_object(container=container_name, name=fractal["uuid"],
+                                        data=image.iter_content(64 * 1024),
+                                        content_type="image/png")
+    # read the copy back from the store and compare it with the app's own checksum
+    digest = hashlib.sha256()
+    for chunk in conn.object_store.stream_object(fractal["uuid"], container=container_name,
+                                                 chunk_size=64 * 1024):
+        digest.update(chunk)
+    assert digest.hexdigest() == fractal["checksum"], f"{fractal['uuid']} was not stored intact"
+print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 checksum")
+
+# step-12
+for entry in conn.object_store.objects(container_name):
+    conn.object_store.delete_object(entry, container=container_name)
+conn.object_store.delete_container(container_name)
+print(f"Deleted every object in {container_name!r}, then the container itself")
+
+# step-13
+from datetime import datetime
+
+# Step 12 deleted the container: create it again before uploading into it.
+conn.object_store.create_container(name=container_name)
+with open(goat_path, "rb") as stream:
+    conn.object_store.upload_object(container=container_name, name=object_name, data=stream)
+# Set the metadata in a second request. Passing metadata= to upload_object works once, but
+# openstacksdk 4.22 keeps it in a dictionary shared by the whole process, so it would also
+# be written onto every object and container created after this one.
+conn.object_store.set_object_metadata(
+    object_name, container=container_name,
+    description="a goat, uploaded from a stream",
+    created=datetime.now().astimezone().isoformat(timespec="seconds"))
+print(conn.object_store.get_object_metadata(object_name, container=container_name).metadata)
+
+# step-14
+import tempfile
+
+large_name = "large-object.bin"
+with tempfile.TemporaryDirectory() as scratch:
+    large_path = Path(scratch) / "large.bin"
+    local_md5 = hashlib.md5()
+    with open(large_path, "wb") as large_file:
+        for offset in range(0, large_object_size, 1024 * 1024):
+            block = os.urandom(min(1024 * 1024, large_object_size - offset))
+            large_file.write(block)
+            local_md5.update(block)
+
+    # A file bigger than segment_size goes up as segments "<name>/000000", "<name>/000001",
+    # ... and then a manifest that lists them: a Static Large Object (SLO). With filename=
+    # the call returns None even when it fails, so ask the store what it got.
+    conn.object_store.upload_object(container=container_name, name=large_name,
+                                    filename=str(large_path), segment_size=segment_size)
+    large = conn.object_store.get_object_metadata(large_name, container=container_name)
+    segments = list(conn.object_store.objects(container_name, prefix=f"{large_name}/"))
+    print(f"Uploaded {large.content_length} bytes as {len(segments)} segments and a manifest "
+          f"(static large object: {large.is_static_large_object})")
+
+    # Downloading the manifest returns all segments joined together.
+    download_md5 = hashlib.md5()
+    for chunk in conn.object_store.stream_object(large_name, container=container_name,
+                                                 chunk_size=1024 * 1024):
+        download_md5.update(chunk)
+    print("md5 of the local file:", local_md5.hexdigest())
+    print("md5 of the download:  ", download_md5.hexdigest())
+    assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
+
+    # delete_object sees that this is an SLO and deletes with ?multipart-manifest=delete:
+    # Swift then removes the manifest and all its segments.
+    conn.object_store.delete_object(large_name, container=container_name)
+print("Left in the container:", [entry.name for entry in conn.object_store.objects(container_name)])
+conn.object_store.delete_object(object_name, container=container_name)  # the goat of step 13
+conn.object_store.delete_container(container_name)
+print(f"Deleted {object_name!r} and the container {container_name!r}: nothing is left behind")
+
+# step-15
