@@ -56,7 +56,8 @@ class CloudInfo:
         return self.credentials.password
 
     def env(self) -> dict[str, str]:
-        """OS_* variables (and the swift CLI's ST_*) that point clients at this cloud."""
+        """OS_* variables (and the swift CLI's ST_*) that point clients at this cloud, and
+        FIRSTAPP_CLOUD_DIR, its data directory."""
         return {
             "OS_AUTH_TYPE": "v1password",
             "OS_AUTH_URL": self.auth_url,
@@ -68,6 +69,7 @@ class CloudInfo:
             "ST_AUTH": self.auth_url,
             "ST_USER": self.username,
             "ST_KEY": self.password,
+            "FIRSTAPP_CLOUD_DIR": str(self.layout.root),
         }
 
 
