@@ -1,4 +1,4 @@
-"""``firstapp fractals ...``: serve the Fractals app, stop it, create and list fractals."""
+"""``firstapp fractals ...``: serve the app, stop it, create, list, back up and restore fractals."""
 
 from __future__ import annotations
 
@@ -92,6 +92,30 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from firstapp.fractals.backup import backup, connector_from_env
+
+    report = backup(args.endpoint, connector_from_env(), args.container, args.workers,
+                    progress=True)
+    for uuid, reason in report.failures:
+        print(f"failed: {uuid}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from firstapp.fractals.backup import connector_from_env
+    from firstapp.fractals.restore import restore
+
+    report = restore(connector_from_env(), args.container, _db_url(args), args.workers,
+                     progress=True)
+    labels = {"ignored": "warning", "conflicts": "conflict", "failed": "failed"}
+    for status, message in report.messages:
+        print(f"{labels.get(status, status)}: {message}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def _add_endpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint", default=None, metavar="URL",
@@ -104,6 +128,11 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
         "--db", default=None, metavar="PATH|URL",
         help=f"SQLite file or SQLAlchemy database URL (default: {default_db_path()})",
     )
+
+
+def _add_workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=8,
+                        help="concurrent transfers, one connection each (default: 8)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -148,6 +177,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="list every fractal")
     _add_endpoint(listing)
     listing.set_defaults(func=_list)
+
+    backup = sub.add_parser(
+        "backup", help="copy every fractal's image into an object storage container",
+        description="Back up every rendered fractal into a Swift container, one object per "
+        "uuid, with the record as metadata. Needs the OS_* variables: "
+        'eval "$(firstapp cloud env)". Objects already stored with the same checksum are '
+        "skipped, so a second run uploads nothing and an interrupted run can be run again.",
+    )
+    backup.add_argument("--container", required=True, help="the container (created if missing)")
+    _add_endpoint(backup)
+    _add_workers(backup)
+    backup.set_defaults(func=_backup)
+
+    restore = sub.add_parser(
+        "restore", help="restore backed-up fractals into an app database",
+        description="Restore every fractal backed up in a container into a Fractals app "
+        "database, checking each image against its checksum. Existing fractals are never "
+        "overwritten. Needs the OS_* variables: eval \"$(firstapp cloud env)\".",
+    )
+    restore.add_argument("--container", required=True, help="the backup container")
+    _add_db(restore)
+    _add_workers(restore)
+    restore.set_defaults(func=_restore)
 
 
 def main(argv: list[str] | None = None) -> int:
