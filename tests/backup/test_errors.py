@@ -1,0 +1,58 @@
+"""Mistakes a learner makes: one clear ``error:`` line, exit status 1, no traceback."""
+
+from __future__ import annotations
+
+import pytest
+from swiftclient.exceptions import ClientException
+
+from firstapp.net import free_port
+from tests.backup.conftest import run_cli
+
+
+def assert_clear_error(result, *expected: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for text in expected:
+        assert text in result.stderr, result.stderr
+
+
+def command(kind: str, app60, tmp_path) -> list[str]:
+    if kind == "backup":
+        return ["backup", "--container", "errors", "--endpoint", app60.endpoint]
+    return ["restore", "--container", "errors", "--db", str(tmp_path / "r.db")]
+
+
+@pytest.mark.parametrize("kind", ["backup", "restore"])
+def test_wrong_password(kind, app60, cloud_env, tmp_path):
+    result = run_cli(*command(kind, app60, tmp_path), env={**cloud_env, "OS_PASSWORD": "nope"})
+    assert_clear_error(result, "authentication failed (401 Unauthorized)")
+
+
+def test_cloud_not_running(app60, cloud_env, tmp_path):
+    env = {**cloud_env, "OS_AUTH_URL": f"http://127.0.0.1:{free_port()}/auth/v1.0"}
+    result = run_cli(*command("backup", app60, tmp_path), env=env)
+    assert_clear_error(result, "the local cloud is not running", "firstapp cloud start")
+
+
+def test_missing_credentials_say_how_to_set_them(app60, tmp_path):
+    result = run_cli(*command("restore", app60, tmp_path), env={})
+    assert_clear_error(result, "OS_AUTH_URL, OS_USERNAME, OS_PASSWORD are not set",
+                       'eval "$(firstapp cloud env)"')
+
+
+def test_restore_from_a_missing_container(cloud_env, tmp_path):
+    db = tmp_path / "r.db"
+    result = run_cli("restore", "--container", "no-such-backup", "--db", str(db), env=cloud_env)
+    assert_clear_error(result, "there is no container 'no-such-backup'")
+    assert not db.exists()  # nothing was created
+
+
+def test_backup_when_the_app_is_not_running(cloud_env, swift_conn):
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    result = run_cli("backup", "--container", "never-made", "--endpoint", endpoint,
+                     env=cloud_env)
+    assert_clear_error(result, "the Fractals app is not running")
+    with pytest.raises(ClientException) as missing:  # no container was created either
+        swift_conn.head_container("never-made")
+    assert missing.value.http_status == 404
