@@ -20,3 +20,4 @@ html_title = project
 html_static_path: list[str] = []
 copybutton_prompt_text = r"\$ "
 copybutton_prompt_is_regexp = True
+html_theme_options = {"page_width": "1240px", "sidebar_width": "230px"}
