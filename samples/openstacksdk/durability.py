@@ -124,8 +124,13 @@ from tqdm import tqdm
 fractals = []
 page = 1
 while True:
-    reply = requests.get(f"{fractals_endpoint}/v1/fractal",
-                         params={"page": page, "results_per_page": 10}, timeout=30)
+    try:
+        reply = requests.get(f"{fractals_endpoint}/v1/fractal",
+                             params={"page": page, "results_per_page": 10}, timeout=30)
+    except requests.ConnectionError:
+        raise SystemExit(f"Nothing answers at {fractals_endpoint}: is the Fractals app running? "
+                         "(set FRACTALS_ENDPOINT; for the local app: "
+                         "firstapp fractals serve --background)") from None
     reply.raise_for_status()
     listing = reply.json()
     fractals += [fractal for fractal in listing["objects"] if fractal["status"] == "ready"]
@@ -140,9 +145,10 @@ for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
     with requests.get(f"{fractals_endpoint}/fractal/{fractal['uuid']}",
                       stream=True, timeout=30) as image:
         image.raise_for_status()
+        # extra keyword arguments go out as HTTP headers (4.22 ignores content_type=)
         conn.object_store.upload_object(container=container_name, name=fractal["uuid"],
                                         data=image.iter_content(64 * 1024),
-                                        content_type="image/png")
+                                        **{"Content-Type": "image/png"})
     # read the copy back from the store and compare it with the app's own checksum
     digest = hashlib.sha256()
     for chunk in conn.object_store.stream_object(fractal["uuid"], container=container_name,

@@ -132,8 +132,13 @@ from tqdm import tqdm
 fractals = []
 page = 1
 while True:
-    reply = requests.get(f"{fractals_endpoint}/v1/fractal",
-                         params={"page": page, "results_per_page": 10}, timeout=30)
+    try:
+        reply = requests.get(f"{fractals_endpoint}/v1/fractal",
+                             params={"page": page, "results_per_page": 10}, timeout=30)
+    except requests.ConnectionError:
+        raise SystemExit(f"Nothing answers at {fractals_endpoint}: is the Fractals app running? "
+                         "(set FRACTALS_ENDPOINT; for the local app: "
+                         "firstapp fractals serve --background)") from None
     reply.raise_for_status()
     listing = reply.json()
     fractals += [fractal for fractal in listing["objects"] if fractal["status"] == "ready"]
