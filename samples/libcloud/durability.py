@@ -1,5 +1,4 @@
 """Making it durable with Apache Libcloud: store, check and back up objects in Swift.
-
 Run it as ``python samples/libcloud/durability.py`` from any directory, after pointing it
 at an object store with the standard variables OS_AUTH_URL, OS_AUTH_TYPE (``v1password``
 for Swift's own auth, ``password`` for Keystone v3), OS_USERNAME, OS_PASSWORD and, for
@@ -56,11 +55,16 @@ try:
                       ex_force_auth_version="1.0",
                       ex_force_base_url=reply.headers["X-Storage-Url"])
     else:
+        # Keystone v3. libcloud adds "/v3/auth/tokens" to the URL itself, and it takes the
+        # project's domain by ID only: "default" is the ID of the domain named "Default"
+        # (for a project in another domain, set OS_PROJECT_DOMAIN_NAME to that domain's ID).
         swift = Swift(username, password,
-                      ex_force_auth_url=auth_url,
+                      ex_force_auth_url=auth_url.removesuffix("/").removesuffix("/v3"),
                       ex_force_auth_version="3.x_password",
-                      ex_tenant_name=project_name,
                       ex_domain_name=user_domain_name,
+                      ex_tenant_name=project_name,
+                      ex_tenant_domain_id="default" if project_domain_name == "Default"
+                      else project_domain_name,
                       ex_force_service_region=region_name)
     # one cheap authenticated call, so that a wrong password or a stopped store shows here
     containers = swift.list_containers()

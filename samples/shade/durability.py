@@ -1,10 +1,9 @@
-"""Making it durable with shade: store, check and back up objects in Swift.
-
-Run it as ``python samples/shade/durability.py`` from any directory. With OS_CLOUD set it
-connects to that entry of your clouds.yaml; otherwise it reads the standard variables
-OS_AUTH_URL, OS_AUTH_TYPE (``v1password`` for Swift's own auth, ``password`` for Keystone
-v3), OS_USERNAME, OS_PASSWORD and, for Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,
-OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME (for the local cloud:
+"""Making it durable with shade: store, check and back up objects in Swift. Run it as
+``python samples/shade/durability.py`` from any directory. With OS_CLOUD set it connects
+to that entry of your clouds.yaml; otherwise it reads the standard variables OS_AUTH_URL,
+OS_AUTH_TYPE (``v1password`` for Swift's own auth, ``password`` for Keystone v3),
+OS_USERNAME, OS_PASSWORD and, for Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,
+OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME (for the local cloud,
 ``eval "$(firstapp cloud env)"`` sets both kinds). Step 11 reads the Fractals app at
 FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload.
 """

@@ -28,6 +28,8 @@ from .helpers import (
     status_of,
 )
 
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
+                                        "ignore::PendingDeprecationWarning")
 STEP_NAMES = ["1", "1-connect"] + [str(n) for n in range(2, 15)]
 LARGE_SIZE, SEGMENT = 5 * MiB, 1 * MiB
 SETTINGS = {
@@ -147,3 +149,17 @@ def test_steps_leave_the_expected_state_in_the_store(sdk, use_sample_env, swift_
     finally:
         delete_container(swift_conn, container)
         delete_container(swift_conn, f"{container}_segments")
+
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_connect_from_variables_without_clouds_yaml(sdk, use_sample_env, monkeypatch):
+    """Without OS_CLOUD the shade and openstacksdk samples build the auth from OS_* alone."""
+    monkeypatch.delenv("OS_CLOUD")
+    monkeypatch.delenv("OS_CLIENT_CONFIG_FILE")
+    ns: dict = {}
+    for step, _ in run_steps(sample_path(sdk), "", ns):
+        if step.name == "1-connect":
+            break
+    assert ns.get("cloud_name") is None
+    assert isinstance(ns["containers"], list)
