@@ -75,7 +75,7 @@ except InvalidCredsError:
 except requests.ConnectionError:
     raise SystemExit(f"Nothing answers at {auth_url}: is the object store running? "
                      "(for the local cloud: firstapp cloud start)") from None
-print(f"Connected as {username}; the account has {len(containers)} containers")
+print(f"Connected to {auth_url} as {username}; containers in the account: {len(containers)}")
 
 # step-2
 from libcloud.storage.types import ContainerAlreadyExistsError

@@ -58,11 +58,12 @@ except Unauthorized:
 except ConnectFailure:
     raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the object store "
                      "running? (for the local cloud: firstapp cloud start)") from None
-print(f"Connected to {conn.auth['auth_url']}; the account has {len(containers)} containers")
+print(f"Connected to {conn.auth['auth_url']} as {conn.auth['username']}; "
+      f"containers in the account: {len(containers)}")
 
 # step-2
 container = conn.object_store.create_container(name=container_name)
-print(container.name)
+print(f"Container {container.name!r} is ready")
 
 # step-3
 containers = conn.object_store.containers()
