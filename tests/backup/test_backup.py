@@ -11,6 +11,7 @@ import sys
 import time
 
 from sqlalchemy import update
+from swiftclient.exceptions import ClientException
 
 from firstapp.fractals import client
 from firstapp.fractals.backup import backup, meta_header
@@ -69,7 +70,7 @@ def test_killed_backup_resumes_without_loss_or_duplicates(app60, container, swif
             time.sleep(0.01)
             try:
                 landed = int(swift_conn.head_container(container)["x-container-object-count"])
-            except Exception:  # the backup has not created the container yet
+            except ClientException:  # the backup has not created the container yet
                 landed = 0
         assert proc.poll() is None, "the backup finished before it could be killed"
         proc.send_signal(signal.SIGKILL)
