@@ -99,9 +99,14 @@ objects = swift.list_container_objects(container)
 print(objects)
 
 # step-6
+import io
+
+from PIL import Image
+
 stored = swift.get_object(container_name, object_name)  # a HEAD request: the facts only
 downloaded = b"".join(swift.download_object_as_stream(stored, chunk_size=64 * 1024))
 print(f"Downloaded {len(downloaded)} bytes of {stored.name!r}")
+Image.open(io.BytesIO(downloaded))  # in a notebook, the last line shows the picture
 
 # step-7
 import hashlib
@@ -175,6 +180,7 @@ for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
         digest.update(chunk)
     assert digest.hexdigest() == fractal["checksum"], f"{fractal['uuid']} was not stored intact"
 print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 checksum")
+Image.open(io.BytesIO(b"".join(swift.download_object_as_stream(backup))))  # the last one
 
 # step-12
 for stored in swift.list_container_objects(container):

@@ -83,10 +83,15 @@ objects = conn.object_store.objects(container_name)
 print([(entry.name, entry.content_length, entry.etag) for entry in objects])
 
 # step-6
+import io
+
+from PIL import Image
+
 # download_object returns bytes. (conn.get_object, the older call, decodes the body as
 # text, which garbles binary data.)
 downloaded = conn.object_store.download_object(object_name, container=container_name)
 print(f"Downloaded {len(downloaded)} bytes of {object_name!r}")
+Image.open(io.BytesIO(downloaded))  # in a notebook, the last line shows the picture
 
 # step-7
 import hashlib
@@ -156,6 +161,8 @@ for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
         digest.update(chunk)
     assert digest.hexdigest() == fractal["checksum"], f"{fractal['uuid']} was not stored intact"
 print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 checksum")
+last = conn.object_store.download_object(fractals[-1]["uuid"], container=container_name)
+Image.open(io.BytesIO(last))  # the last one, as the store returned it
 
 # step-12
 for entry in conn.object_store.objects(container_name):

@@ -89,6 +89,8 @@ print([(entry["name"], entry["bytes"], entry["hash"]) for entry in objects])
 # step-6
 import io
 
+from PIL import Image
+
 # shade's get_object returns the body decoded as text, which garbles binary data; with
 # outfile= it writes the bytes to a file (or a file-like object such as this buffer).
 buffer = io.BytesIO()
@@ -96,6 +98,7 @@ headers, _ = conn.get_object(container_name, object_name, outfile=buffer,
                              resp_chunk_size=64 * 1024)
 downloaded = buffer.getvalue()
 print(f"Downloaded {len(downloaded)} bytes of {object_name!r}")
+Image.open(io.BytesIO(downloaded))  # in a notebook, the last line shows the picture
 
 # step-7
 import hashlib
@@ -163,6 +166,7 @@ for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
     digest = hashlib.sha256(buffer.getvalue()).hexdigest()
     assert digest == fractal["checksum"], f"{fractal['uuid']} was not stored intact"
 print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 checksum")
+Image.open(io.BytesIO(buffer.getvalue()))  # the last one, as the store returned it
 
 # step-12
 for entry in conn.list_objects(container_name):

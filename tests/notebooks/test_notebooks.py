@@ -84,8 +84,8 @@ def test_papermill_runs_notebook(name, local_cloud, fractals_app, swift_conn, tm
     assert injected and container in injected[0].source
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert local_cloud.password not in outputs
-    # the run backed up every fractal, then cleaned up after itself
-    assert all(f["uuid"] in outputs for f in fractals_app.fractals)
+    # the run backed up every fractal (27: three pages), then cleaned up after itself
+    assert f"Backed up {len(fractals_app.fractals)} fractals" in outputs
     assert container not in [c["name"] for c in swift_conn.get_account()[1]]
 
 
