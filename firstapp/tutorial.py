@@ -52,7 +52,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         parser = sub.add_parser(name, help=summary, description=summary)
         parser.add_argument("--data-dir", metavar="DIR",
                             help="the local cloud's data directory (default: the per-user one)")
+        parser.add_argument("--port", type=int,
+                            help="the local cloud's port (default: 8080, or what it was)")
+        parser.add_argument("--fractals-port", type=int, default=FRACTALS_PORT,
+                            help=f"the Fractals app's port (default {FRACTALS_PORT})")
         parser.set_defaults(func=func)
+    sub.choices["tutorial"].add_argument(
+        "--build-dir", type=Path, default=BUILD,
+        help="where executed notebooks and the HTML guide go (default: build/)")
 
 
 def smoke_round_trip(cloud: control.CloudInfo) -> str:
@@ -74,8 +81,8 @@ def smoke_round_trip(cloud: control.CloudInfo) -> str:
         conn.delete_container(name)
 
 
-def start_fractals_app(cleanup: ExitStack) -> str:
-    """The Fractals app on its default port and database with at least a few fractals.
+def start_fractals_app(cleanup: ExitStack, port: int = FRACTALS_PORT) -> str:
+    """The Fractals app on ``port`` with its default database and at least a few fractals.
 
     Reuses an app that already answers there; stops only one it started itself.
     """
@@ -83,11 +90,11 @@ def start_fractals_app(cleanup: ExitStack) -> str:
     from firstapp.fractals.db import resolve_db_url
     from firstapp.fractals.process import is_fractals_app, start_background, stop_background
 
-    endpoint = f"http://{LOOPBACK}:{FRACTALS_PORT}"
+    endpoint = f"http://{LOOPBACK}:{port}"
     started = not is_fractals_app(endpoint)
     if started:
         db_url = resolve_db_url(None)
-        start_background(db_url, LOOPBACK, FRACTALS_PORT, workers=2)
+        start_background(db_url, LOOPBACK, port, workers=2)
         cleanup.callback(stop_background, db_url)
     have = client.list_page(endpoint, 1)["num_results"]
     if have < TUTORIAL_FRACTALS:
@@ -97,8 +104,8 @@ def start_fractals_app(cleanup: ExitStack) -> str:
            f"{max(have, TUTORIAL_FRACTALS)} fractals)"
 
 
-def run_notebook(name: str, env: dict[str, str]) -> tuple[str, int]:
-    """Execute one notebook with papermill into build/notebooks/."""
+def run_notebook(name: str, env: dict[str, str], build: Path) -> tuple[str, int]:
+    """Execute one notebook with papermill into ``build/notebooks/``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -106,7 +113,7 @@ def run_notebook(name: str, env: dict[str, str]) -> tuple[str, int]:
     from firstapp.stack import environment
 
     source = notebook_path(ROOT, name)
-    target = BUILD / "notebooks" / source.name
+    target = build / "notebooks" / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     container = f"tutorial-{uuid.uuid4().hex[:8]}"
     with environment(env):
@@ -119,19 +126,19 @@ def run_notebook(name: str, env: dict[str, str]) -> tuple[str, int]:
             raise FirstappError(
                 f"{source.name}: cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
             ) from None
-    executed = sum(1 for c in nb.cells if c.cell_type == "code")
-    return f"{target.relative_to(ROOT)} (container {container})", executed
+    executed = sum(1 for c in nb.cells if "firstapp" in c.metadata)  # sample steps only
+    return f"{target} (container {container})", executed
 
 
-def build_docs() -> str:
-    target = BUILD / "html"
+def build_docs(build: Path) -> str:
+    target = build / "html"
     done = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
          str(ROOT), str(target)], capture_output=True, text=True,
     )
     if done.returncode != 0:
         raise FirstappError("sphinx-build failed:\n" + done.stderr[-3000:])
-    return str((target / "docs" / "index.html").relative_to(ROOT))
+    return str(target / "docs" / "index.html")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         env: dict[str, str] = {}
 
         def start_cloud() -> str:
-            cloud, started = control.start(args.data_dir)
+            cloud, started = control.start(args.data_dir, port=args.port)
             clouds.append(cloud)
             env.update(cloud.env())
             if started:
@@ -168,20 +175,21 @@ def run(args: argparse.Namespace) -> int:
             return f"{cloud.auth_url} ({'started' if started else 'already running'})"
 
         def start_app() -> str:
-            detail = start_fractals_app(cleanup)
-            env["FRACTALS_ENDPOINT"] = f"http://{LOOPBACK}:{FRACTALS_PORT}"
+            detail = start_fractals_app(cleanup, args.fractals_port)
+            env["FRACTALS_ENDPOINT"] = f"http://{LOOPBACK}:{args.fractals_port}"
             return detail
 
         if stage("start the local cloud", start_cloud):
             stage("smoke round trip", lambda: smoke_round_trip(clouds[0]))
             if stage("start the Fractals app", start_app):
                 for t in TRACKS:
-                    stage(f"notebook {t.name}", lambda name=t.name: run_notebook(name, env))
-        stage("build the HTML guide", build_docs)
+                    stage(f"notebook {t.name}",
+                          lambda name=t.name: run_notebook(name, env, args.build_dir))
+        stage("build the HTML guide", lambda: build_docs(args.build_dir))
 
     print_summary(results)
-    print(f"\nExecuted notebooks: {BUILD.relative_to(ROOT)}/notebooks/   "
-          f"Guide: {BUILD.relative_to(ROOT)}/html/docs/index.html")
+    print(f"\nExecuted notebooks: {args.build_dir / 'notebooks'}/   "
+          f"Guide: {args.build_dir / 'html' / 'docs' / 'index.html'}")
     print("To explore on your own: `make lab` starts the cloud, the Fractals app and "
           "JupyterLab.")
     return 0 if all(r.ok for r in results) else 1
@@ -198,10 +206,10 @@ def print_summary(results: list[Result]) -> None:
 
 def lab(args: argparse.Namespace) -> int:
     """Start the services (left running), then replace this process with JupyterLab."""
-    cloud, _ = control.start(args.data_dir)
-    print(start_fractals_app(ExitStack()))  # nothing registered: the app keeps running
+    cloud, _ = control.start(args.data_dir, port=args.port)
+    print(start_fractals_app(ExitStack(), args.fractals_port))  # the app keeps running
     env = {**os.environ, **cloud.env(),
-           "FRACTALS_ENDPOINT": f"http://{LOOPBACK}:{FRACTALS_PORT}"}
+           "FRACTALS_ENDPOINT": f"http://{LOOPBACK}:{args.fractals_port}"}
     print("The cloud and the Fractals app keep running after JupyterLab exits; stop them "
           "with `firstapp cloud stop` and `firstapp fractals stop`.")
     jupyter = Path(sys.executable).with_name("jupyter")
