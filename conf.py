@@ -21,3 +21,24 @@ html_static_path: list[str] = []
 copybutton_prompt_text = r"\$ "
 copybutton_prompt_is_regexp = True
 html_theme_options = {"page_width": "1240px", "sidebar_width": "230px"}
+
+# Pictures of real fractals, rendered by the project's own renderer at build time.
+GALLERY_SEEDS = (1, 2, 3, 4)
+
+
+def render_gallery(app) -> None:
+    import random
+    from pathlib import Path
+
+    from firstapp.fractals.params import random_params
+    from firstapp.fractals.render import render_png
+
+    out = Path(app.srcdir) / "docs" / "_generated"
+    out.mkdir(exist_ok=True)
+    for seed in GALLERY_SEEDS:
+        params = random_params(random.Random(seed), width=320, height=240)
+        (out / f"fractal-{seed}.png").write_bytes(render_png(params))
+
+
+def setup(app) -> None:
+    app.connect("builder-inited", render_gallery)
