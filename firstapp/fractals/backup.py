@@ -261,11 +261,16 @@ def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
         return Outcome(uuid, UPLOADED, upload_fractal(conn, endpoint, container, record, session))
     except FirstappError as exc:
         return Outcome(uuid, FAILED, reason=str(exc))
-    except swift.ClientException as exc:
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        return Outcome(uuid, FAILED, reason=transfer_error(exc))
+
+
+def transfer_error(exc: Exception) -> str:
+    """One line for a failed transfer: what the store or the network said."""
+    if isinstance(exc, swift.ClientException):
         reason = f"{exc.http_status} {exc.http_reason}" if exc.http_status else str(exc)
-        return Outcome(uuid, FAILED, reason=f"the store refused it: {reason}")
-    except (requests.RequestException, OSError) as exc:
-        return Outcome(uuid, FAILED, reason=f"transfer failed: {exc}")
+        return f"the store refused it: {reason}"
+    return f"transfer failed: {exc}"
 
 
 # --- every fractal ----------------------------------------------------------------------

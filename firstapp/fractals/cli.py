@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import Any
 
+from firstapp.cli import run
 from firstapp.errors import FirstappError
 from firstapp.fractals.defaults import (
     DEFAULT_ENDPOINT,
@@ -207,10 +208,4 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="firstapp")
     add_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["fractals", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args) or 0)
-    except FirstappError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run(args)

@@ -34,6 +34,7 @@ from firstapp.fractals.backup import (
     check_container_name,
     run_pool,
     store_error,
+    transfer_error,
 )
 from firstapp.fractals.db import make_engine, make_sessionmaker
 from firstapp.fractals.models import READY, Fractal, utcnow
@@ -172,11 +173,8 @@ def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], cont
         return Outcome(name, IGNORED, message=f"{exc}; skipped")
     except BadBackup as exc:
         return Outcome(name, FAILED, message=f"{exc}; not restored")
-    except swift.ClientException as exc:
-        reason = f"{exc.http_status} {exc.http_reason}" if exc.http_status else str(exc)
-        return Outcome(name, FAILED, message=f"the store refused it: {reason}")
-    except (requests.RequestException, OSError) as exc:
-        return Outcome(name, FAILED, message=f"transfer failed: {exc}")
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        return Outcome(name, FAILED, message=transfer_error(exc))
     except SQLAlchemyError as exc:
         return Outcome(name, FAILED, message=f"writing to the database failed: {exc}")
 
