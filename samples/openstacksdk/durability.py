@@ -209,7 +209,8 @@ with tempfile.TemporaryDirectory() as scratch:
     print(f"Uploaded {large.content_length} bytes as {len(segments)} segments and a manifest "
           f"(static large object: {large.is_static_large_object})")
 
-    # Downloading the manifest returns all segments joined together.
+    # Downloading the manifest returns all segments joined together. stream_object hands
+    # out the bytes as they arrive: one chunk in memory at a time, however big the object.
     download_md5 = hashlib.md5()
     for chunk in conn.object_store.stream_object(large_name, container=container_name,
                                                  chunk_size=1024 * 1024):

@@ -215,14 +215,14 @@ with tempfile.TemporaryDirectory() as scratch:
                 if entry["name"].startswith(f"{large_name}/")]
     print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
 
-    # Downloading the manifest returns all segments joined together.
-    download_path = Path(scratch) / "downloaded.bin"
-    conn.get_object(container_name, large_name, outfile=str(download_path),
-                    resp_chunk_size=1024 * 1024)
+    # Downloading the manifest returns all segments joined together. Not with get_object:
+    # shade 1.33 reads the whole object into memory, even with outfile=. Stream it with
+    # shade's session (as in step 4), a chunk at a time.
     download_md5 = hashlib.md5()
-    with open(download_path, "rb") as downloaded_file:
-        while block := downloaded_file.read(1024 * 1024):
-            download_md5.update(block)
+    with conn.keystone_session.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
+                                   stream=True) as reply:
+        for chunk in reply.iter_content(chunk_size=1024 * 1024):
+            download_md5.update(chunk)
     print("md5 of the local file:", local_md5.hexdigest())
     print("md5 of the download:  ", download_md5.hexdigest())
     assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
