@@ -8,10 +8,12 @@ docs/samples-notes.md). The store is always checked with python-swiftclient.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import io
 import os
+import tracemalloc
 from urllib.parse import quote
 
 import pytest
@@ -291,3 +293,88 @@ def test_openstacksdk_upload_object_ignores_content_type(local_cloud, swift_conn
     store.upload_object(container=container, name="typed", data=chunks(b"png"),
                         **{"Content-Type": "image/png"})
     assert swift_conn.head_object(container, "typed")["content-type"] == "image/png"
+
+
+# ---- Large downloads (step 14) -----------------------------------------------------------
+# An SDK that holds a whole download in memory cannot fetch an object bigger than the
+# client's memory. tracemalloc counts the bytes Python holds: a streaming download holds
+# about one chunk (1 MiB here), a buffering one the whole object.
+
+LARGE_DOWNLOAD = 16 * MiB
+
+
+@contextlib.contextmanager
+def python_memory():
+    """Measure the bytes Python allocates in the block: ``{"current": ..., "peak": ...}``
+    (current: still held at the end of the block)."""
+    usage: dict[str, int] = {}
+    tracemalloc.start()
+    try:
+        yield usage
+        usage["current"], usage["peak"] = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+
+def stored_large_object(swift_conn, container) -> str:
+    """Upload LARGE_DOWNLOAD random bytes as ``large``; return their md5."""
+    data = os.urandom(LARGE_DOWNLOAD)
+    swift_conn.put_object(container, "large", data)
+    return hashlib.md5(data).hexdigest()
+
+
+def md5_of_chunks(chunks_) -> str:
+    digest = hashlib.md5()
+    for chunk in chunks_:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def test_libcloud_downloads_hold_the_whole_object_in_memory(local_cloud, swift_conn,
+                                                            container, tmp_path):
+    import requests
+
+    md5 = stored_large_object(swift_conn, container)
+    driver = libcloud_driver(local_cloud, ex_force_base_url=local_cloud.storage_url)
+    large = driver.get_object(container, "large")
+    # the Swift driver's requests cannot ask for a streamed response (its S3 driver can)
+    assert "stream" not in inspect.signature(driver.connection.request).parameters
+    with python_memory() as memory:
+        stream = driver.download_object_as_stream(large, chunk_size=MiB)
+        first = next(stream)  # one chunk handed out, and already the whole object in memory
+    assert len(first) == MiB and memory["current"] >= LARGE_DOWNLOAD
+    assert md5_of_chunks([first, *stream]) == md5  # right bytes, wrong memory
+    with python_memory() as memory:
+        driver.download_object(large, str(tmp_path / "large.bin"))
+    assert memory["peak"] >= LARGE_DOWNLOAD
+
+    # workaround (step 14): requests streams, with the driver's storage URL and token
+    with python_memory() as memory:
+        storage_url = driver.connection.base_url or driver.connection.get_endpoint()
+        with requests.get(f"{storage_url}/{container}/large", stream=True, timeout=30,
+                          headers={"X-Auth-Token": driver.connection.auth_token}) as reply:
+            reply.raise_for_status()
+            streamed_md5 = md5_of_chunks(reply.iter_content(chunk_size=MiB))
+    assert streamed_md5 == md5
+    assert memory["peak"] < LARGE_DOWNLOAD / 4
+
+
+def test_shade_get_object_holds_the_whole_object_in_memory(local_cloud, swift_conn,
+                                                           container, tmp_path):
+    md5 = stored_large_object(swift_conn, container)
+    conn = shade_cloud(local_cloud)
+    conn.list_containers()  # log in first: only the download is measured
+    outfile = tmp_path / "large.bin"
+    with python_memory() as memory:
+        conn.get_object(container, "large", outfile=str(outfile), resp_chunk_size=MiB)
+    assert memory["peak"] >= LARGE_DOWNLOAD  # read it all before writing the first byte
+    with open(outfile, "rb") as written:
+        assert md5_of_chunks(iter(lambda: written.read(MiB), b"")) == md5
+
+    # workaround (step 14): a GET through shade's session with stream=True
+    storage_url = conn.get_session_endpoint("object-store")
+    with python_memory() as memory, conn.keystone_session.get(
+            f"{storage_url}/{container}/large", stream=True) as reply:
+        streamed_md5 = md5_of_chunks(reply.iter_content(chunk_size=MiB))
+    assert streamed_md5 == md5
+    assert memory["peak"] < LARGE_DOWNLOAD / 4
