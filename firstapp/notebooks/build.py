@@ -58,6 +58,9 @@ class Track:
 TRACKS = tuple(
     Track(f"durability-{sdk}", NARRATIVE, sdk, f"The {SDK_TITLES[sdk]} track of the guide.")
     for sdk in SDKS
+) + (
+    Track("durability-under-the-hood", Path("docs/under-the-hood.md"), None,
+          "How the local cloud keeps three copies."),
 )
 
 

@@ -119,7 +119,7 @@ def draw(shown, columns=5):
     """A bar chart per census: each device's copies, stacked by state."""
     rows = -(-len(shown) // columns)
     width = min(len(shown), columns)
-    fig, axes = plt.subplots(rows, width, figsize=(2.2 * width + 0.6, 2.9 * rows + 0.4),
+    fig, axes = plt.subplots(rows, width, figsize=(max(4.8, 2.2 * width + 0.6), 2.9 * rows + 0.4),
                              sharey=True, squeeze=False)
     for ax in axes.flat[len(shown):]:
         ax.set_visible(False)
