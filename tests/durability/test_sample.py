@@ -90,3 +90,15 @@ def test_the_sample_breaks_and_mends_the_cloud(cloud, monkeypatch, capsys):
                 check.head_container(CONTAINER)
             assert gone.value.http_status == 404
     assert list(said) == ["1", "1-connect", *map(str, range(2, 15))]
+
+
+def test_the_sample_refuses_a_cloud_whose_files_it_cannot_reach(cloud, monkeypatch):
+    for key, value in cloud.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("OS_AUTH_URL", "http://127.0.0.1:9/auth/v1.0")
+    ran = []
+    with pytest.raises(SystemExit, match="only talks to the one whose files it can reach"):
+        for step in steps.run(SAMPLE, {}):
+            ran.append(step.name)
+    assert ran == ["1"]
+    assert cloud.layout.device_names() == ["d1", "d2", "d3"]
