@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from firstapp.cloud import faults
 from firstapp.cloud.repair import repair
-from tests.durability.support import (
+
+from .support import (
     VerifiedReader,
     connect,
     copies,

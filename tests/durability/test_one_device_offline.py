@@ -7,7 +7,8 @@ import requests
 from firstapp.cloud import faults
 from firstapp.cloud.placement import data_files
 from firstapp.cloud.repair import repair
-from tests.durability.support import (
+
+from .support import (
     VerifiedReader,
     connect,
     container_listing,

@@ -8,7 +8,8 @@ from swiftclient import client as swift
 from firstapp.cloud import control, faults
 from firstapp.cloud.placement import data_files
 from firstapp.cloud.repair import repair
-from tests.durability.support import (
+
+from .support import (
     VerifiedReader,
     connect,
     copies,

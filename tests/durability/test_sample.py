@@ -9,7 +9,8 @@ from swiftclient import client as swift
 
 from firstapp import steps
 from firstapp.cloud import faults
-from tests.durability.support import connect, copies, good_devices, md5, quarantined
+
+from .support import connect, copies, good_devices, md5, quarantined
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "under-the-hood" / "durability.py"
 CONTAINER = "under-the-hood-test"
