@@ -44,5 +44,5 @@ def connection(auth_url: str, username: str, password: str) -> swift.Connection:
     storage_url, token = authenticate(auth_url, username, password)
     return swift.Connection(
         authurl=auth_url, user=username, key=password, preauthurl=storage_url,
-        preauthtoken=token, retries=1, timeout=60,
+        preauthtoken=token, retries=0, timeout=60,  # show each error as the store said it
     )

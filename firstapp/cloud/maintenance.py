@@ -30,8 +30,13 @@ def quarantined(devices: Path) -> int:
 
 
 def run(layout) -> dict:
+    import eventlet.hubs
     from swift.common import utils
 
+    # The object updater forks a child per device. With the default epoll hub the children
+    # share the parent's epoll set and unregister descriptors it still uses, and the next
+    # database call waits forever; poll() keeps no such shared state.
+    eventlet.hubs.use_hub("poll")
     utils.monkey_patch()
     utils.set_swift_dir(str(layout.etc))
 
