@@ -21,7 +21,7 @@ NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
 
 SECRET_PATTERNS = [
     re.compile(r"AUTH_(tk|ftk|zftk)[\w-]{8,}"),  # Swift tokens
-    re.compile(r"X-Auth-Token", re.I),
+    re.compile(r"X-Auth-Token:\s*\S+", re.I),  # a header dump with its value
     re.compile(r"OS_PASSWORD=\S+"),
     re.compile(r"""password\s*[=:]\s*['"][^'"]+['"]""", re.I),  # a literal password
 ]
