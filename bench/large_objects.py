@@ -24,9 +24,10 @@ on the same kind of large object (target >= 0.8x) and peak RSS (target < 128 MB)
 the Swift server's CPU use, which shows where the time goes on a 2-core machine (the
 whole cloud is one process).
 
-Usage: python bench/large_objects.py [--size BYTES] [--segment-size BYTES] [--unbounded]
-(``--unbounded`` also measures libcloud's and shade's own download calls, which hold the
-whole object in memory: about twice the object's size.)
+Usage: python bench/large_objects.py [--size BYTES] [--segment-size BYTES] [--runs N]
+[--unbounded] (``--runs 3`` reports medians; ``--unbounded`` also measures libcloud's and
+shade's own download calls, which hold the whole object in memory: about twice its size.)
+Takes about 5 minutes at 1 GiB with one run.
 """
 
 from __future__ import annotations

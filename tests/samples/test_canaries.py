@@ -143,7 +143,7 @@ def test_shade_get_object_returns_text(local_cloud, swift_conn, container):
     _, body = conn.get_object(container, "goat")
     assert isinstance(body, str)
 
-    # workaround (steps 6, 11, 14): outfile= gets the bytes
+    # workaround (steps 6, 11): outfile= gets the bytes (step 14 streams: see below)
     buffer = io.BytesIO()
     headers, nothing = conn.get_object(container, "goat", outfile=buffer,
                                        resp_chunk_size=64 * 1024)
