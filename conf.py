@@ -12,7 +12,8 @@ extensions = [
 ]
 root_doc = "docs/index"
 include_patterns = ["docs/**"]
-exclude_patterns = ["docs/README.md", "docs/samples-notes.md"]
+# Maintainers' notes behind the chapter (what each SDK does and why), not pages of the guide.
+exclude_patterns = ["docs/README.md", "docs/samples-notes.md", "docs/large-objects-notes.md"]
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 html_theme = "alabaster"
