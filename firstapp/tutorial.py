@@ -110,6 +110,7 @@ def run_notebook(name: str, env: dict[str, str], build: Path) -> tuple[str, int]
     from papermill.exceptions import PapermillExecutionError
 
     from firstapp.notebooks.build import notebook_path
+    from firstapp.notebooks.kernel import IPCKernelManager
     from firstapp.stack import environment
 
     source = notebook_path(ROOT, name)
@@ -121,6 +122,7 @@ def run_notebook(name: str, env: dict[str, str], build: Path) -> tuple[str, int]
             nb = papermill.execute_notebook(
                 str(source), str(target), parameters={"container_name": container},
                 cwd=str(source.parent), progress_bar=False, kernel_name="python3",
+                kernel_manager_class=IPCKernelManager,
             )
         except PapermillExecutionError as exc:
             raise FirstappError(

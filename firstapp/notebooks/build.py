@@ -166,7 +166,10 @@ def execute(nb: NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> Noteboo
     """Run every cell in a fresh kernel whose working directory is ``cwd``."""
     from nbclient import NotebookClient
 
+    from firstapp.notebooks.kernel import IPCKernelManager
+
     NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                   kernel_manager_class=IPCKernelManager,
                    resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
 

@@ -66,6 +66,7 @@ def test_papermill_runs_notebook(name, local_cloud, cloud_factory, fractals_app,
     from papermill.exceptions import PapermillExecutionError
 
     from firstapp.cloud.client import connection
+    from firstapp.notebooks.kernel import IPCKernelManager
 
     track = build.track(name)
     # a notebook that takes devices offline and restarts its cloud gets a cloud of its own
@@ -80,6 +81,7 @@ def test_papermill_runs_notebook(name, local_cloud, cloud_factory, fractals_app,
                 parameters={"container_name": container, "large_object_size": 3 << 20,
                             "segment_size": 1 << 20},
                 cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
+                kernel_manager_class=IPCKernelManager,
             )
         except PapermillExecutionError as exc:
             pytest.fail(f"{name}.ipynb: cell {exc.cell_index} failed: "
