@@ -21,7 +21,8 @@ html_title = project
 html_static_path: list[str] = []
 copybutton_prompt_text = r"\$ "
 copybutton_prompt_is_regexp = True
-html_theme_options = {"page_width": "1240px", "sidebar_width": "230px"}
+# alabaster caps the text at 800px by default, too narrow for 100-character sample lines
+html_theme_options = {"page_width": "1240px", "sidebar_width": "230px", "body_max_width": "none"}
 
 # Pictures of real fractals, rendered by the project's own renderer at build time.
 GALLERY_SEEDS = (1, 2, 3, 4)
