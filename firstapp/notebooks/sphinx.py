@@ -1,13 +1,16 @@
 """Sphinx extension: the ``sample-step`` directive of the narrative.
 
 Renders a step as a sphinx-design tab-set synced across the page (one tab per SDK),
-each tab a ``literalinclude`` of that SDK's sample cut by the step markers, followed by
-the SDK's notes.
+each tab a ``literalinclude`` of that SDK's sample cut by the step markers, then what the
+step printed and showed in the committed notebooks (see :mod:`firstapp.notebooks.outputs`),
+then the SDK's notes.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from functools import cache
 from pathlib import Path
 
 from docutils.parsers.rst import directives
@@ -16,6 +19,21 @@ from sphinx.util.docutils import SphinxDirective
 
 from firstapp import steps
 from firstapp.notebooks.narrative import SDK_TITLES, SDKS, parse_notes, sample_path
+from firstapp.notebooks.outputs import StepOutput, step_outputs
+
+OUTPUTS = Path("docs/_generated/outputs")  # the pictures, copied out of the notebooks
+
+
+@cache
+def _outputs(notebooks: Path, stamp: tuple) -> dict[tuple[str, str], StepOutput]:
+    return step_outputs(notebooks)
+
+
+def committed_outputs(root: Path) -> dict[tuple[str, str], StepOutput]:
+    """The step outputs of ``root``'s notebooks, read again whenever a notebook changed."""
+    notebooks = root / "notebooks"
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(notebooks.glob("*.ipynb")))
+    return _outputs(notebooks, stamp)
 
 
 def step_bounds(sample: Path, name: str) -> tuple[str, str]:
@@ -59,7 +77,30 @@ class SampleStep(SphinxDirective):
         docdir = Path(self.env.doc2path(self.env.docname)).parent
         return [f"```{{literalinclude}} {os.path.relpath(sample, docdir)}",
                 ":language: python", f':start-after: "{start}"', f':end-before: "{end}"',
-                "```"]
+                "```", *self.output(sample, name, docdir)]
+
+    def output(self, sample: Path, name: str, docdir: Path) -> list[str]:
+        """MyST lines showing what step ``name`` of ``sample`` printed and showed."""
+        root = Path(self.env.srcdir)
+        key = (sample.relative_to(root).as_posix(), name)
+        found = committed_outputs(root).get(key)
+        if found is None:
+            raise self.error(f"no notebook in notebooks/ has step {name} of {key[0]}: "
+                             "run `make notebooks`")
+        self.env.note_dependency(str(found.notebook))
+        lines = []
+        if found.text:
+            fence = "`" * max(3, 1 + max(map(len, re.findall("`+", found.text)), default=0))
+            lines += [f"{fence}{{code-block}} text", ":caption: Output", "",
+                      found.text, fence]
+        for index, picture in enumerate(found.pictures):
+            target = root / OUTPUTS / f"{found.notebook.stem}-{name}-{index}.{picture.extension}"
+            if not target.is_file() or target.read_bytes() != picture.data:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(picture.data)
+            lines += [f"```{{image}} {os.path.relpath(target, docdir)}",
+                      f":alt: what step {name} of {key[0]} showed", "```"]
+        return lines
 
 
 def setup(app: Sphinx) -> dict:
