@@ -49,8 +49,14 @@ def cell_output(cell: nbformat.NotebookNode, notebook: Path) -> StepOutput:
     """The text and pictures of one executed code cell."""
     text: list[str] = []
     pictures: list[Picture] = []
+    stream = None
     for output in cell.get("outputs", []):
         if output.output_type == "stream":
+            # stdout and stderr arrive separately: a progress bar on stderr has no newline
+            # of its own until it closes, which may come after the next line on stdout
+            if stream not in (None, output.name) and text and not text[-1].endswith("\n"):
+                text.append("\n")
+            stream = output.name
             text.append(output.text)
         elif output.output_type in ("execute_result", "display_data"):
             picture = _picture(output.data)

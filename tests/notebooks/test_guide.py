@@ -29,14 +29,16 @@ def test_step_outputs_keep_text_and_pictures_in_order(tmp_path):
     cell = nbformat.v4.new_code_cell("x", metadata={"firstapp": {"sample": "s.py", "step": "6"}})
     cell.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="Downloaded 3 bytes\n"),
-        nbformat.v4.new_output("stream", name="stderr", text="0/1\r1/1\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="0/1\r1/1"),
+        nbformat.v4.new_output("stream", name="stdout", text="Checked\n"),
+        nbformat.v4.new_output("stream", name="stderr", text="\n"),
         nbformat.v4.new_output("execute_result", data={"image/png": png, "text/plain": "<I>"},
                                execution_count=1),
         nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=1),
     ]
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "t.ipynb")
     found = step_outputs(tmp_path)[("s.py", "6")]
-    assert found.text == "Downloaded 3 bytes\n1/1\n42"
+    assert found.text == "Downloaded 3 bytes\n1/1\nChecked\n\n42"
     assert [p.extension for p in found.pictures] == ["png"]
     assert found.pictures[0].data == picture.getvalue()
 
