@@ -35,7 +35,7 @@ test: setup lint docs
 	$(BIN)/python -m pytest
 
 lab: setup
-	$(BIN)/python -m firstapp lab
+	$(BIN)/python -m firstapp lab -- $(LAB_ARGS)
 
 notebooks: setup
 	$(BIN)/python -m firstapp.notebooks.build

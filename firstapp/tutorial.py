@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--fractals-port", type=int, default=FRACTALS_PORT,
                             help=f"the Fractals app's port (default {FRACTALS_PORT})")
         parser.set_defaults(func=func)
+    sub.choices["lab"].add_argument(
+        "jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER-OPTION",
+        help="options for `jupyter lab` after a `--`, e.g. -- --no-browser --port 8890")
     sub.choices["tutorial"].add_argument(
         "--build-dir", type=Path, default=BUILD,
         help="where executed notebooks and the HTML guide go (default: build/)")
@@ -215,5 +218,12 @@ def lab(args: argparse.Namespace) -> int:
     print("The cloud and the Fractals app keep running after JupyterLab exits; stop them "
           "with `firstapp cloud stop` and `firstapp fractals stop`.")
     jupyter = Path(sys.executable).with_name("jupyter")
-    os.execve(jupyter, [str(jupyter), "lab", str(ROOT / "notebooks")], env)
+    extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Jupyter refuses to start as root unless told; as root is how containers run
+        print("Running as root: JupyterLab is started with --allow-root.")
+        extra = ["--allow-root", *extra]
+    # JupyterLab runs code as you: like the other servers, it listens on loopback only
+    os.execve(jupyter, [str(jupyter), "lab", f"--ServerApp.ip={LOOPBACK}",
+                        str(ROOT / "notebooks"), *extra], env)
     return 0  # not reached
