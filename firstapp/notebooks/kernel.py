@@ -7,7 +7,11 @@ traffic inside files only this user can open, and the warning goes away.
 
 from __future__ import annotations
 
+import os
+import uuid
+
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 
@@ -17,3 +21,11 @@ class IPCKernelManager(AsyncKernelManager):
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        # The sockets' path prefix. jupyter_client's default is relative, and the kernel may
+        # run in another directory than its client: use the per-user runtime directory.
+        runtime = jupyter_runtime_dir()
+        os.makedirs(runtime, mode=0o700, exist_ok=True)
+        return os.path.join(runtime, f"kernel-{uuid.uuid4()}-ipc")

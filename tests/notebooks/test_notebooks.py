@@ -126,3 +126,18 @@ def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
 def test_builder_output_is_stable(tmp_path):
     track = build.track("durability-openstacksdk")
     assert nbformat.writes(build.render(ROOT, track)) == nbformat.writes(build.render(ROOT, track))
+
+
+def test_execute_runs_the_kernel_in_the_notebook_directory_over_unix_sockets(tmp_path):
+    """``make notebooks`` runs each notebook in notebooks/, while it runs from the root."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os, psutil\n"
+        "print(os.getcwd())\n"
+        "print(len([c for c in psutil.Process().net_connections('inet')"
+        " if c.status == psutil.CONN_LISTEN]))")])
+    build.execute(nb, tmp_path, timeout=60)
+    cwd, tcp_listeners = nb.cells[0].outputs[0].text.splitlines()
+    assert cwd == str(tmp_path)
+    # With the default transport the five Jupyter channels would add five TCP ports; what
+    # may stay is ipykernel's internal pipe for output from forked processes.
+    assert int(tcp_listeners) <= 1
