@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 
-# Pictures in the order a reader's browser would prefer them.
+# Picture formats in order of preference: lossless first.
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
 
 
