@@ -50,7 +50,8 @@ def test_image_equals_the_per_pixel_image():
 
 def test_colours_follow_the_original_mapping():
     counts = np.arange(70).reshape(7, 10)
-    rgb = colourize(counts)
+    rgb = np.asarray(colourize(counts))
+    assert rgb.shape == (7, 10, 3)
     for i in range(70):
         assert tuple(rgb.reshape(-1, 3)[i]) == (i % 8 * 32, i % 16 * 16, i % 32 * 8) == colour(i)
 
