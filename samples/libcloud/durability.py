@@ -207,6 +207,8 @@ print(swift.get_object(container_name, object_name).meta_data)
 import tempfile
 from urllib.parse import quote
 
+from tqdm import tqdm
+
 large_name = "large-object.bin"
 with tempfile.TemporaryDirectory() as scratch:
     large_path = Path(scratch) / "large.bin"
@@ -233,10 +235,12 @@ with tempfile.TemporaryDirectory() as scratch:
     download_md5 = hashlib.md5()
     with requests.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
                       headers={"X-Auth-Token": swift.connection.auth_token},
-                      stream=True, timeout=30) as reply:
+                      stream=True, timeout=30) as reply, \
+            tqdm(total=large_object_size, desc="downloading", unit="B", unit_scale=True) as bar:
         reply.raise_for_status()
         for chunk in reply.iter_content(chunk_size=1024 * 1024):
             download_md5.update(chunk)
+            bar.update(len(chunk))
     print("md5 of the local file:", local_md5.hexdigest())
     print("md5 of the download:  ", download_md5.hexdigest())
     assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"

@@ -189,6 +189,8 @@ print(conn.object_store.get_object_metadata(object_name, container=container_nam
 # step-14
 import tempfile
 
+from tqdm import tqdm
+
 large_name = "large-object.bin"
 with tempfile.TemporaryDirectory() as scratch:
     large_path = Path(scratch) / "large.bin"
@@ -212,9 +214,11 @@ with tempfile.TemporaryDirectory() as scratch:
     # Downloading the manifest returns all segments joined together. stream_object hands
     # out the bytes as they arrive: one chunk in memory at a time, however big the object.
     download_md5 = hashlib.md5()
-    for chunk in conn.object_store.stream_object(large_name, container=container_name,
-                                                 chunk_size=1024 * 1024):
-        download_md5.update(chunk)
+    with tqdm(total=large_object_size, desc="downloading", unit="B", unit_scale=True) as bar:
+        for chunk in conn.object_store.stream_object(large_name, container=container_name,
+                                                     chunk_size=1024 * 1024):
+            download_md5.update(chunk)
+            bar.update(len(chunk))
     print("md5 of the local file:", local_md5.hexdigest())
     print("md5 of the download:  ", download_md5.hexdigest())
     assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"

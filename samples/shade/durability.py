@@ -195,6 +195,8 @@ print({key: value for key, value in headers.items() if key.startswith("X-Object-
 # step-14
 import tempfile
 
+from tqdm import tqdm
+
 # A name without spaces: shade 1.33 would percent-encode the segment names of
 # "a large object" ("a%20large%20object/000000").
 large_name = "large-object.bin"
@@ -220,9 +222,11 @@ with tempfile.TemporaryDirectory() as scratch:
     # shade's session (as in step 4), a chunk at a time.
     download_md5 = hashlib.md5()
     with conn.keystone_session.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
-                                   stream=True) as reply:
+                                   stream=True) as reply, \
+            tqdm(total=large_object_size, desc="downloading", unit="B", unit_scale=True) as bar:
         for chunk in reply.iter_content(chunk_size=1024 * 1024):
             download_md5.update(chunk)
+            bar.update(len(chunk))
     print("md5 of the local file:", local_md5.hexdigest())
     print("md5 of the download:  ", download_md5.hexdigest())
     assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
