@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import socket
 import time
 from collections.abc import Callable
@@ -20,15 +22,29 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
     """True when another process listens on ``host:port``.
 
     Binds with SO_REUSEADDR, as the servers do, so connections lingering in
-    TIME_WAIT from a server that just stopped do not count.
+    TIME_WAIT from a server that just stopped do not count. Other reasons a bind fails
+    (a privileged port, say) are raised as they are.
     """
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
-            return True
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return True
+            raise
         return False
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return port
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.02) -> bool:

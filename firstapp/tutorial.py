@@ -25,7 +25,7 @@ from firstapp.cloud import control
 from firstapp.cloud.client import connection
 from firstapp.cloud.placement import account_of, replicas
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK
+from firstapp.net import LOOPBACK, port_number
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -52,9 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         parser = sub.add_parser(name, help=summary, description=summary)
         parser.add_argument("--data-dir", metavar="DIR",
                             help="the local cloud's data directory (default: the per-user one)")
-        parser.add_argument("--port", type=int,
+        parser.add_argument("--port", type=port_number,
                             help="the local cloud's port (default: 8080, or what it was)")
-        parser.add_argument("--fractals-port", type=int, default=FRACTALS_PORT,
+        parser.add_argument("--fractals-port", type=port_number, default=FRACTALS_PORT,
                             help=f"the Fractals app's port (default {FRACTALS_PORT})")
         parser.set_defaults(func=func)
     sub.choices["lab"].add_argument(

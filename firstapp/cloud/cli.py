@@ -6,6 +6,7 @@ import argparse
 import shlex
 
 from firstapp.cloud import control
+from firstapp.net import port_number
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         return parser
 
     start = command("start", _start, "start the store in the background (create it first)")
-    start.add_argument("--port", type=int, help=f"proxy port (default {control.DEFAULT_PORT})")
+    start.add_argument("--port", type=port_number,
+                       help=f"proxy port (default {control.DEFAULT_PORT})")
     start.add_argument("--devices", type=int, help="device directories (default 3)")
     start.add_argument("--replicas", type=int, help="copies of every object (default 3)")
     command("stop", _stop, "stop the store started by `firstapp cloud start`")

@@ -28,6 +28,10 @@ def authenticate(auth_url: str, username: str, password: str) -> tuple[str, str]
         raise
     except requests.ConnectionError:
         raise not_reachable(auth_url) from None
+    except requests.Timeout:
+        raise FirstappError(f"the object store at {auth_url} accepted the connection but did "
+                            "not answer within 10 s (is it overloaded, or paused?); try "
+                            "again, or restart it") from None
 
 
 def not_reachable(url: str) -> FirstappError:

@@ -94,6 +94,8 @@ def start(
     A cloud that already runs is left alone and returned with ``False``.
     """
     layout = Layout.at(data_dir)
+    if port is not None and not 1 <= port <= 65535:
+        raise FirstappError(f"{port} is not a port number (1 to 65535)")
     if config.exists(layout):
         settings = config.load_settings(layout)
         for name, wanted in (("devices", devices), ("replicas", replicas)):
@@ -115,7 +117,12 @@ def start(
         except ValueError as exc:
             raise FirstappError(str(exc)) from None
 
-    if port_in_use(settings.port):
+    try:
+        taken = port_in_use(settings.port)
+    except OSError as exc:
+        raise FirstappError(f"cannot listen on {LOOPBACK}:{settings.port}: {exc.strerror}; "
+                            "choose another port with --port N") from None
+    if taken:
         raise FirstappError(
             f"port {settings.port} on {LOOPBACK} is already in use by another program; "
             f"choose a free one with --port N"

@@ -7,6 +7,7 @@ It monkey-patches the interpreter, so it always runs as a process of its own.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -45,14 +46,16 @@ def serve(layout, port: int) -> None:
 
     logs.ThreadSafeSysLogHandler = _LogFileHandler
     logging.getLogger().addFilter(_quiet_missing_cache)
+    # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
+    # listen on the same port and take half of the requests: ask for the port alone.
     try:
-        sockets = {"proxy": eventlet.listen((LOOPBACK, port))}
+        sockets = {"proxy": eventlet.listen((LOOPBACK, port), reuse_port=False)}
     except OSError as exc:
         print(f"cannot listen on {LOOPBACK}:{port}: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(PORT_TAKEN) from exc
+        raise SystemExit(PORT_TAKEN if exc.errno == errno.EADDRINUSE else 1) from exc
     # The backend servers take any free port; the rings are pointed at them.
     for service in SERVICES:
-        sockets[service] = eventlet.listen((LOOPBACK, 0))
+        sockets[service] = eventlet.listen((LOOPBACK, 0), reuse_port=False)
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     config.write_server_configs(layout, ports)
     config.point_rings_at(layout, ports)

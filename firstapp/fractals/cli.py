@@ -15,7 +15,7 @@ from firstapp.fractals.defaults import (
     DEFAULT_WORKERS,
     default_db_path,
 )
-from firstapp.net import LOOPBACK
+from firstapp.net import LOOPBACK, port_number
 
 # The commands import the app, the database layer and the client when they run,
 # so that `firstapp --help` and the other command groups start quickly.
@@ -146,7 +146,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser("serve", help="serve the API and gallery")
     serve.add_argument("--host", default=LOOPBACK, help=f"address to bind (default: {LOOPBACK})")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+    serve.add_argument("--port", type=port_number, default=DEFAULT_PORT,
                        help=f"port (default: {DEFAULT_PORT})")
     _add_db(serve)
     serve.add_argument("--workers", type=int, default=DEFAULT_WORKERS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from firstapp.cloud import control
 from firstapp.cloud.client import authenticate
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK, free_port
+from firstapp.net import LOOPBACK, free_port, port_in_use
 
 
 def firstapp(*args: str) -> subprocess.CompletedProcess:
@@ -111,3 +112,36 @@ def test_secrets_are_private(local_cloud):
                  layout.etc / "swift.conf"):
         assert path.stat().st_mode & 0o777 == 0o600, path
     assert layout.root.stat().st_mode & 0o077 == 0
+
+
+def test_no_other_socket_can_share_the_port(local_cloud):
+    """eventlet asks for SO_REUSEPORT by default; two clouds on one port split requests."""
+    with socket.socket() as intruder:
+        intruder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        with pytest.raises(OSError) as raised:
+            intruder.bind((LOOPBACK, local_cloud.port))
+    assert raised.value.errno == errno.EADDRINUSE
+
+
+def test_a_port_out_of_range_is_refused_before_anything_is_written(cloud_dir):
+    result = firstapp("cloud", "start", "--data-dir", str(cloud_dir), "--port", "70000")
+    assert result.returncode == 2
+    assert "'70000' is not a port number (1 to 65535)" in result.stderr
+    with pytest.raises(FirstappError, match="70000 is not a port number"):
+        control.start(cloud_dir, port=70000)
+    assert not cloud_dir.exists()
+
+
+def test_a_bind_that_fails_for_another_reason_is_not_called_in_use():
+    with pytest.raises(OSError) as raised:
+        port_in_use(free_port(), host="192.0.2.1")  # TEST-NET-1: no such address here
+    assert raised.value.errno == errno.EADDRNOTAVAIL
+
+
+def test_a_store_that_never_answers_gets_a_clear_error():
+    with socket.socket() as silent:  # accepts connections (the backlog), never replies
+        silent.bind((LOOPBACK, 0))
+        silent.listen()
+        url = f"http://{LOOPBACK}:{silent.getsockname()[1]}/auth/v1.0"
+        with pytest.raises(FirstappError, match="did not answer within 10 s"):
+            authenticate(url, "tutorial:learner", "secret")
