@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +18,15 @@ from firstapp.cloud.client import START_HINT, authenticate
 from firstapp.cloud.layout import Layout
 from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports at top
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK, port_in_use
+from firstapp.net import LOOPBACK, port_in_use, wait_until
 
 DEFAULT_PORT = 8080
 START_TIMEOUT = 60.0
+LOCK_FILE = ".lock"
+# What a cloud's data directory holds: anything else means it is somebody else's directory.
+CLOUD_FILES = {LOCK_FILE, "etc", "devices", "recon", "settings.json", "credentials.json",
+               "credentials.json.tmp", "clouds.yaml", "clouds.yaml.tmp", "cloud.pid",
+               "ports.json", "cloud.log"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,38 @@ def start(
     layout = Layout.at(data_dir)
     if port is not None and not 1 <= port <= 65535:
         raise FirstappError(f"{port} is not a port number (1 to 65535)")
+    _refuse_foreign_directory(layout)
+    with _locked(layout):
+        return _start(layout, port, devices, replicas, timeout)
+
+
+def _refuse_foreign_directory(layout: Layout) -> None:
+    """A --data-dir that holds files of its own is not ours to lock, fill or chmod."""
+    if not layout.root.is_dir() or config.exists(layout):
+        return
+    foreign = sorted(p.name for p in layout.root.iterdir() if p.name not in CLOUD_FILES)
+    if foreign:
+        raise FirstappError(
+            f"{layout.root} holds other files ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}) and no local cloud: give --data-dir "
+            "a new or empty directory"
+        )
+
+
+@contextlib.contextmanager
+def _locked(layout: Layout) -> Iterator[None]:
+    """Hold the data directory's lock: one start or stop at a time per cloud."""
+    fresh = not layout.root.exists()
+    layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if fresh:
+        layout.root.chmod(0o700)  # whatever the umask
+    with open(layout.root / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _start(layout: Layout, port: int | None, devices: int | None, replicas: int | None,
+           timeout: float) -> tuple[CloudInfo, bool]:
     if config.exists(layout):
         settings = config.load_settings(layout)
         for name, wanted in (("devices", devices), ("replicas", replicas)):
@@ -137,17 +176,22 @@ def start(
 def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) -> bool:
     """Stop the cloud's server process; return False when it was not running."""
     layout = Layout.at(data_dir)
-    pid = _running_pid(layout)
-    if pid is None:
+    if not config.exists(layout):  # the server starts only once the cloud is complete
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if _alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    layout.pid_file.unlink(missing_ok=True)
-    layout.ports_file.unlink(missing_ok=True)
+    with _locked(layout):
+        pid = _running_pid(layout)
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):  # it may exit by itself meanwhile
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+                wait_until(lambda: not _alive(pid), 5.0)
+        layout.pid_file.unlink(missing_ok=True)
+        layout.ports_file.unlink(missing_ok=True)
     return True
 
 

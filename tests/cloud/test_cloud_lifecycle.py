@@ -145,3 +145,34 @@ def test_a_store_that_never_answers_gets_a_clear_error():
         url = f"http://{LOOPBACK}:{silent.getsockname()[1]}/auth/v1.0"
         with pytest.raises(FirstappError, match="did not answer within 10 s"):
             authenticate(url, "tutorial:learner", "secret")
+
+
+def test_two_starts_at_once_start_one_server(cloud_dir):
+    port = str(free_port())
+    command = [sys.executable, "-m", "firstapp", "cloud", "start", "--data-dir",
+               str(cloud_dir), "--port", port]
+    racers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True) for _ in range(2)]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], outputs
+    said = sorted("started" if "local cloud started" in out else "running" for out, _ in outputs)
+    assert said == ["running", "started"], outputs
+    servers = [p for p in psutil.process_iter(["cmdline"])
+               if "firstapp.cloud.server" in (p.info["cmdline"] or [])
+               and str(cloud_dir.resolve()) in p.info["cmdline"]]
+    assert [p.pid for p in servers] == [control.info(cloud_dir).pid]
+    assert control.stop(cloud_dir)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in servers)
+
+
+def test_a_directory_with_other_files_is_left_alone(tmp_path):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    foreign.chmod(0o755)
+    (foreign / "thesis.txt").write_text("years of work")
+    result = firstapp("cloud", "start", "--data-dir", str(foreign), "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "holds other files (thesis.txt) and no local cloud" in result.stderr
+    assert (foreign / "thesis.txt").read_text() == "years of work"
+    assert foreign.stat().st_mode & 0o777 == 0o755
+    assert [p.name for p in foreign.iterdir()] == ["thesis.txt"]
