@@ -211,14 +211,19 @@ def upload_fractal(conn: swift.Connection, endpoint: str | None, container: str,
     uuid, expected = record["uuid"], record["checksum"]
     md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
     sent = 0
+    read_error: Exception | None = None
 
     def chunks(response: requests.Response) -> Iterator[bytes]:
-        nonlocal sent
-        for chunk in response.iter_content(CHUNK_SIZE):
-            md5.update(chunk)
-            sha256.update(chunk)
-            sent += len(chunk)
-            yield chunk
+        nonlocal sent, read_error
+        try:
+            for chunk in response.iter_content(CHUNK_SIZE):
+                md5.update(chunk)
+                sha256.update(chunk)
+                sent += len(chunk)
+                yield chunk
+        except requests.RequestException as exc:
+            read_error = exc  # swiftclient reports it as its own upload failure
+            raise
         # Raising before the last chunk aborts the PUT: Swift stores nothing.
         if sha256.hexdigest() != expected or sent != record["size"]:
             raise VerificationError(
@@ -232,6 +237,11 @@ def upload_fractal(conn: swift.Connection, endpoint: str | None, container: str,
                                    content_type="image/png", headers=object_metadata(record))
         except BaseException:
             conn.close()  # an aborted request leaves the connection in an unknown state
+            if read_error is not None:
+                raise FirstappError(
+                    f"reading the image from the app failed after {sent} of "
+                    f"{record['size']} bytes ({read_error}); not stored"
+                ) from None
             raise
     if etag != md5.hexdigest():
         try:
@@ -310,10 +320,7 @@ class BackupReport:
 
 def list_ready_and_pending(endpoint: str | None) -> list[dict[str, Any]]:
     """Every fractal of the app, once each, in the app's order."""
-    records: dict[str, dict[str, Any]] = {}
-    for record in client.iter_fractals(endpoint):
-        records.setdefault(record["uuid"], record)
-    return list(records.values())
+    return client.list_fractals(endpoint)
 
 
 def prepare_container(conn: swift.Connection, container: str) -> set[str]:

@@ -87,7 +87,7 @@ def _create(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from firstapp.fractals import client
 
-    records = list(client.iter_fractals(args.endpoint))
+    records = client.list_fractals(args.endpoint)
     _print_table(records)
     print(f"{len(records)} fractal{'s' if len(records) != 1 else ''}")
     return 0

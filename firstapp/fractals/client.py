@@ -75,16 +75,55 @@ def list_page(endpoint: str | None, page: int = 1, results_per_page: int = PAGE_
     return _request("GET", endpoint, "/v1/fractal", session, params=params).json()
 
 
-def iter_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
-                  session: requests.Session | None = None) -> Iterator[dict[str, Any]]:
-    """Every fractal record, reading page after page up to ``total_pages``."""
+def iter_pages(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
+               session: requests.Session | None = None) -> Iterator[dict[str, Any]]:
+    """Every page of the listing, from page 1 up to ``total_pages``."""
     page = 1
     while True:
         listing = list_page(endpoint, page, results_per_page, session=session)
-        yield from listing["objects"]
+        yield listing
         if page >= listing["total_pages"]:
             return
         page += 1
+
+
+def iter_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
+                  session: requests.Session | None = None) -> Iterator[dict[str, Any]]:
+    """Every fractal record, reading page after page up to ``total_pages``."""
+    for listing in iter_pages(endpoint, results_per_page=results_per_page, session=session):
+        yield from listing["objects"]
+
+
+LISTING_ATTEMPTS = 5
+
+
+def list_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
+                  session: requests.Session | None = None) -> list[dict[str, Any]]:
+    """Every fractal record exactly once, even while fractals come and go.
+
+    The API pages by offset, so a fractal created or deleted while the pages are read
+    shifts the rest: one could be missed, another seen twice. The listing is read until
+    two readings in a row agree and each holds together (one total on every page, and
+    that many different uuids).
+    """
+    previous: dict[str, dict[str, Any]] | None = None
+    for _ in range(LISTING_ATTEMPTS):
+        records: dict[str, dict[str, Any]] = {}
+        totals = set()
+        for listing in iter_pages(endpoint, results_per_page=results_per_page,
+                                  session=session):
+            totals.add(listing["num_results"])
+            for record in listing["objects"]:
+                records.setdefault(record["uuid"], record)
+        whole = totals == {len(records)}
+        if whole and previous is not None and previous.keys() == records.keys():
+            return list(records.values())
+        previous = records if whole else None
+    raise FirstappError(
+        f"the Fractals app's list of fractals kept changing while it was read "
+        f"({LISTING_ATTEMPTS} times); try again when fewer fractals are being created or "
+        "deleted"
+    )
 
 
 def get_fractal(endpoint: str | None, uuid: str, *,

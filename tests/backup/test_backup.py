@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from sqlalchemy import update
 from swiftclient.exceptions import ClientException
 
@@ -142,3 +143,37 @@ def test_damaged_image_fails_and_is_not_stored_pending_is_counted(
     names = object_names(swift_conn, container)
     assert sorted(names) == sorted(f["uuid"] for f in app.fractals[1:])
     assert damaged["uuid"] not in names and pending["uuid"] not in names
+
+
+def test_an_image_cut_off_by_the_app_is_reported_as_a_read_failure(app60, conn_factory,
+                                                                    swift_conn, container):
+    """The app's connection drops mid-image: nothing is stored, and the reason names the
+    app, not the store. The app is stood in for by a socket that sends 100 bytes of the
+    image and hangs up (the real app never does that on purpose)."""
+    import socket
+    import threading
+
+    from firstapp.errors import FirstappError
+    from firstapp.fractals.backup import upload_fractal
+
+    record = app60.fractals[0]
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer_once() -> None:
+            peer, _ = server.accept()
+            with peer:
+                peer.recv(65536)
+                peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+                             + f"Content-Length: {record['size']}\r\n\r\n".encode()
+                             + b"\x89PNG" + b"\0" * 96)
+
+        threading.Thread(target=answer_once, daemon=True).start()
+        endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(FirstappError, match=rf"reading the image from the app failed "
+                                                rf"after \d+ of {record['size']} bytes"):
+            upload_fractal(conn_factory(), endpoint, container, record)
+    with pytest.raises(ClientException) as missing:
+        swift_conn.head_object(container, record["uuid"])
+    assert missing.value.http_status == 404

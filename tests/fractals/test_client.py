@@ -69,3 +69,38 @@ def test_create_without_waiting_returns_pending_records(fractals_app_factory):
     assert [r["status"] for r in made] == ["pending", "pending"]
     with pytest.raises(client.FractalsAPIError, match="not rendered"):
         client.wait_until_rendered(app.endpoint, [made[0]["uuid"]], timeout=0.3)
+
+
+def deleting_after_first_page(endpoint: str, victim: str, deleted: list[str]):
+    """A requests.Session whose first listing page, once read, is followed by a real
+    DELETE of ``victim`` on the app: a fractal removed while a backup lists them."""
+    import requests
+
+    session = requests.Session()
+
+    def hook(response, *args, **kwargs):
+        if "/v1/fractal?" in response.url and "page=1&" in response.url and not deleted:
+            deleted.append(victim)
+            client.delete_fractal(endpoint, victim)
+
+    session.hooks["response"].append(hook)
+    return session
+
+
+def test_a_fractal_deleted_during_the_listing_costs_no_other(fractals_app_factory):
+    app = fractals_app_factory(25)
+    first_page = app.uuids[:10]
+    # plain paging by offset: the delete shifts page 2 by one, so the 11th is never seen
+    deleted: list[str] = []
+    seen = [r["uuid"] for r in client.iter_fractals(
+        app.endpoint, results_per_page=10,
+        session=deleting_after_first_page(app.endpoint, first_page[0], deleted))]
+    assert deleted and app.uuids[10] not in seen
+    # list_fractals reads again until two readings agree: every remaining fractal, once
+    deleted.clear()
+    records = client.list_fractals(
+        app.endpoint, results_per_page=10,
+        session=deleting_after_first_page(app.endpoint, first_page[1], deleted))
+    remaining = [r["uuid"] for r in client.iter_fractals(app.endpoint)]
+    assert deleted and len(remaining) == 23
+    assert sorted(r["uuid"] for r in records) == sorted(remaining)
