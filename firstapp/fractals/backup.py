@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from swiftclient import client as swift
@@ -42,6 +43,9 @@ DEFAULT_WORKERS = 8
 CHUNK_SIZE = client.CHUNK_SIZE
 
 META_PREFIX = "X-Object-Meta-"
+#: Printable ASCII that passes through HTTP headers unchanged; everything else in a text
+#: value (spaces, "%", non-ASCII) is percent-encoded, which swiftclient decodes on reading.
+META_SAFE = "!#$&'()*+,-./:;<=>?@[]^_`{|}~"
 #: Record fields stored as object metadata (the uuid is the object's name).
 META_FIELDS = (
     "checksum", "size", "width", "height", "iterations", "xa", "xb", "ya", "yb",
@@ -171,12 +175,14 @@ def meta_header(name: str) -> str:
 
 
 def object_metadata(record: Mapping[str, Any]) -> dict[str, str]:
-    """The record's fields as object metadata headers (floats in round-trip form)."""
+    """The record's fields as object metadata headers (floats in round-trip form, text
+    percent-encoded so that it comes back exactly)."""
     headers = {}
     for name in META_FIELDS:
         value = record.get(name)
         if value is not None:
-            headers[meta_header(name)] = repr(value) if isinstance(value, float) else str(value)
+            text = repr(value) if isinstance(value, float) else str(value)
+            headers[meta_header(name)] = quote(text, safe=META_SAFE)
     return headers
 
 
