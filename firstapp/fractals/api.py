@@ -27,6 +27,7 @@ MAX_PAGE_SIZE = 100
 GALLERY_PAGE_SIZE = 24
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_INTEGER = re.compile(r"-?[0-9]+")
 _RESULT_FIELDS = frozenset(RECORD_FIELDS) - set(FIELDS) - {"uuid"}
 
 bp = Blueprint("fractals", __name__)
@@ -93,10 +94,10 @@ def _query_int(name: str, default: int, low: int, high: int, hint: str = "") -> 
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw, 10)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer, got {raw!r}", name) from None
+    # plain ASCII digits only: int() would also take "1_0", " 7" and other scripts' digits
+    if not _INTEGER.fullmatch(raw):
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}", name)
+    value = int(raw)
     if not low <= value <= high:
         raise ApiError(400, f"{name} must be between {low} and {high}, got {value}{hint}", name)
     return value

@@ -78,6 +78,10 @@ def test_minus_one_is_refused_with_advice_to_page(fractals_app):
         ({"page": -3}, "page"),
         ({"page": "x"}, "page"),
         ({"page": ""}, "page"),
+        ({"page": "1_0"}, "page"),  # int() would read 10
+        ({"page": " 2"}, "page"),
+        ({"page": "--3"}, "page"),
+        ({"results_per_page": "\uff12"}, "results_per_page"),  # a full-width 2
     ],
 )
 def test_malformed_paging_is_a_400_naming_the_parameter(fractals_app, params, field):
