@@ -33,6 +33,7 @@ def _db_url(args: argparse.Namespace) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from firstapp.fractals.db import shown_url
     from firstapp.fractals.process import start_background
     from firstapp.fractals.server import serve_forever
 
@@ -40,7 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.background:
         info = start_background(db_url, args.host, args.port, args.workers)
         print(f"Fractals app running at {info['endpoint']} (pid {info['pid']}, "
-              f"database {db_url}, log {info['log']})")
+              f"database {shown_url(db_url)}, log {info['log']})")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     serve_forever(db_url, args.host, args.port, args.workers)

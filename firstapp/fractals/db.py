@@ -24,6 +24,14 @@ def resolve_db_url(db: str | Path | None) -> str:
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def shown_url(db_url: str) -> str:
+    """The URL for messages and logs: any password replaced by ``***``."""
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: nothing to hide in it either
+        return db_url
+
+
 def sqlite_path(db_url: str) -> Path | None:
     """The file behind an SQLite URL, or None (another database, or in memory)."""
     url = make_url(db_url)

@@ -36,7 +36,7 @@ from firstapp.fractals.backup import (
     store_error,
     transfer_error,
 )
-from firstapp.fractals.db import make_engine, make_sessionmaker
+from firstapp.fractals.db import make_engine, make_sessionmaker, shown_url
 from firstapp.fractals.models import READY, Fractal, utcnow
 from firstapp.fractals.params import InvalidParameter, validate
 
@@ -154,21 +154,21 @@ def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: byte
 def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], container: str,
                    name: str, existing: str | None, created: datetime) -> Outcome:
     """Restore one object; ``existing`` is the database's checksum for this uuid, if any."""
+    downloaded = 0
     try:
         if existing is not None:  # decide from the metadata alone: no download
             record = record_from_metadata(name, conn.head_object(container, name))
             status = SKIPPED if existing == record["checksum"] else CONFLICT
         else:
             record, image = _download(conn, container, name)
+            downloaded = len(image)
             status = _insert(sessions, record, image, created)
-            if status == RESTORED:
-                return Outcome(name, RESTORED, len(image))
         if status == CONFLICT:
-            return Outcome(name, CONFLICT, message=(
-                f"the database already holds fractal {name} with another checksum "
-                f"than the backup's ({record['checksum']}); left as it is"
+            return Outcome(name, CONFLICT, downloaded, message=(
+                f"the database already holds a fractal {name} that differs from the "
+                f"backup (checksum {record['checksum']}); left as it is"
             ))
-        return Outcome(name, SKIPPED)
+        return Outcome(name, status, downloaded)
     except NotABackup as exc:
         return Outcome(name, IGNORED, message=f"{exc}; skipped")
     except BadBackup as exc:
@@ -248,13 +248,20 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
         conn.close()
     try:
         engine = make_engine(db_url)
-    except SQLAlchemyError as exc:
-        raise FirstappError(f"cannot open the database {db_url}: {exc}") from None
+    except (SQLAlchemyError, ImportError) as exc:  # ImportError: no driver for that database
+        raise FirstappError(f"cannot open the database {shown_url(db_url)}: {exc}") from None
     sessions = make_sessionmaker(engine)
     resources = PerThread(conn_factory)
     try:
-        with sessions() as session:
-            existing = dict(session.execute(select(Fractal.uuid, Fractal.checksum)).all())
+        try:
+            with sessions() as session:
+                existing = dict(session.execute(select(Fractal.uuid, Fractal.checksum)).all())
+        except SQLAlchemyError as exc:
+            raise FirstappError(
+                f"cannot read the fractals in {shown_url(db_url)}: "
+                f"{getattr(exc, 'orig', None) or exc}; "
+                "is it a Fractals app database? (--db a new file creates one)"
+            ) from None
 
         def task(name: str) -> Outcome:
             thread_conn, _ = resources.get()

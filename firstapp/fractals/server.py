@@ -9,6 +9,7 @@ import threading
 from waitress import create_server, wasyncore
 
 from firstapp.fractals.api import close_app, create_app
+from firstapp.fractals.db import shown_url
 from firstapp.fractals.defaults import DEFAULT_WORKERS
 from firstapp.fractals.process import check_port_free, endpoint_url
 from firstapp.net import LOOPBACK
@@ -49,7 +50,7 @@ def serve_forever(db_url: str, host: str, port: int, workers: int) -> None:
     app = create_app(db_url, workers=workers)
     server = create_server(app, host=host, port=port, threads=HTTP_THREADS, ident="fractals")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"Fractals app: {endpoint_url(host, port)} (database {db_url}, "
+    print(f"Fractals app: {endpoint_url(host, port)} (database {shown_url(db_url)}, "
           f"{workers} render worker{'s' if workers != 1 else ''})", flush=True)
     try:
         server.run()

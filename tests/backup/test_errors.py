@@ -56,3 +56,26 @@ def test_backup_when_the_app_is_not_running(cloud_env, swift_conn):
     with pytest.raises(ClientException) as missing:  # no container was created either
         swift_conn.head_container("never-made")
     assert missing.value.http_status == 404
+
+
+def test_restore_into_a_database_of_another_shape(backed_up, cloud_env, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as other:  # someone else's table called "fractal"
+        other.execute("CREATE TABLE fractal (uuid TEXT PRIMARY KEY, colour TEXT)")
+        other.execute("INSERT INTO fractal VALUES ('x', 'blue')")
+    other.close()
+    result = run_cli("restore", "--container", backed_up[0], "--db", str(db), env=cloud_env)
+    assert_clear_error(result, f"cannot read the fractals in sqlite:///{db}",
+                       "is it a Fractals app database?")
+    with sqlite3.connect(db) as other:  # left as it was
+        assert other.execute("SELECT * FROM fractal").fetchall() == [("x", "blue")]
+    other.close()
+
+
+def test_restore_into_a_database_without_its_driver(backed_up, cloud_env):
+    result = run_cli("restore", "--container", backed_up[0], "--db",
+                     "mssql+pymssql://user:pw@127.0.0.1/fractals", env=cloud_env)
+    assert_clear_error(result, "cannot open the database mssql+pymssql://user:***@", "pymssql")
+    assert ":pw@" not in result.stderr

@@ -79,7 +79,7 @@ def test_conflicts_damaged_copies_and_foreign_objects(fractals_app_factory, conn
                                                       tmp_path: Path):
     app = fractals_app_factory(5, seed=5, width=32, height=32)
     backup(app.endpoint, conn_factory, container)
-    conflicting, damaged, *good = app.fractals
+    conflicting, damaged, unrendered, *good = app.fractals
     # a damaged copy: a real backup's metadata over other bytes
     metadata = {k: v for k, v in swift_conn.head_object(container, damaged["uuid"]).items()
                 if k.startswith("x-object-meta-")}
@@ -95,20 +95,26 @@ def test_conflicts_damaged_copies_and_foreign_objects(fractals_app_factory, conn
         connection.execute(Fractal.__table__.insert().values(
             uuid=conflicting["uuid"], status=READY, revision=0, checksum="0" * 64, size=5,
             image=b"other", **other))
+        # and one that it is still drawing: no checksum yet, so the backup is downloaded
+        connection.execute(Fractal.__table__.insert().values(
+            uuid=unrendered["uuid"], status="pending", revision=0, **other))
     engine.dispose()
 
     result = run_cli("restore", "--container", container, "--db", str(db), env=cloud_env)
 
     assert result.returncode == 1
-    assert summary_counts(result.stdout)[:5] == (len(good), 0, 1, 1, 1)
-    assert re.search(rf"^conflict: {conflicting['uuid']}: .*another checksum", result.stderr,
-                     re.M), result.stderr
+    assert summary_counts(result.stdout) == (
+        len(good), 0, 2, 1, 1, sum(f["size"] for f in [unrendered, *good]))
+    for uuid in (conflicting["uuid"], unrendered["uuid"]):
+        assert re.search(rf"^conflict: {uuid}: .*differs from the backup", result.stderr,
+                         re.M), result.stderr
     assert re.search(rf"^failed: {damaged['uuid']}: .*SHA-256.*damaged", result.stderr, re.M)
     assert re.search(r"^warning: notes.txt: .*not a fractal backup; skipped$", result.stderr,
                      re.M)
     assert "Traceback" not in result.stderr
     restored = rows(resolve_db_url(db))
-    assert set(restored) == {conflicting["uuid"], *(f["uuid"] for f in good)}
+    assert set(restored) == {conflicting["uuid"], unrendered["uuid"], *(f["uuid"] for f in good)}
+    assert restored[unrendered["uuid"]]["image"] is None
     assert (restored[conflicting["uuid"]]["checksum"], restored[conflicting["uuid"]]["image"]) \
         == ("0" * 64, b"other")  # left as it was
     for record in good:
