@@ -37,6 +37,9 @@ def _start(args: argparse.Namespace) -> int:
     cloud, started = control.start(args.data_dir, args.port, args.devices, args.replicas)
     verb = "started" if started else "already running (nothing started)"
     print(f"local cloud {verb}: {cloud.auth_url} (pid {cloud.pid}, data in {cloud.layout.root})")
+    if not started and args.port is not None and args.port != cloud.port:
+        print(f"note: it keeps port {cloud.port}; to move it to {args.port}, "
+              f"`firstapp cloud stop{_data_dir_flag(args)}` first")
     print(f'connect with: eval "$(firstapp cloud env{_data_dir_flag(args)})"')
     return 0
 

@@ -67,8 +67,9 @@ def run(layout) -> dict:
         auditor_conf, utils.get_logger(auditor_conf, log_route="object-auditor"),
         str(Path(auditor_conf["recon_cache_path"]) / "object.recon"), str(layout.devices),
     )
+    # the copies on disk: the auditor's own count includes directories whose file is gone
+    report["objects_audited"] = sum(1 for _ in layout.devices.glob("*/objects*/*/*/*/*.data"))
     auditor.audit_all_objects(mode="once")
-    report["objects_audited"] = auditor.total_files_processed
     report["objects_quarantined"] = quarantined(layout.devices) - before
 
     replicator = ObjectReplicator(conf("object", "object-replicator"))

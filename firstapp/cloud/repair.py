@@ -41,11 +41,17 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 600)
     if not cloud.running:
         raise FirstappError(f"the local cloud is not running; {START_HINT}")
     with open(cloud.layout.log_file, "ab") as log:
-        done = subprocess.run(
-            [sys.executable, "-m", "firstapp.cloud.maintenance", str(cloud.layout.root)],
-            stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, timeout=timeout,
-            env=control.server_env(),
-        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "firstapp.cloud.maintenance", str(cloud.layout.root)],
+                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, timeout=timeout,
+                env=control.server_env(),
+            )
+        except subprocess.TimeoutExpired:
+            raise FirstappError(
+                f"the maintenance pass did not finish within {timeout:.0f} s and was stopped; "
+                f"see {cloud.layout.log_file}"
+            ) from None
     if done.returncode != 0:
         raise FirstappError(
             f"the maintenance pass failed (status {done.returncode}); see {cloud.layout.log_file}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -71,8 +72,20 @@ def serve(layout, port: int) -> None:
             )
         )
     layout.ports_file.write_text(json.dumps(ports))
+    eventlet.spawn(_exit_when_removed, layout)
     for thread in threads:
         thread.wait()
+
+
+def _exit_when_removed(layout, interval: float = 1.0) -> None:
+    """End the server once its data directory is deleted: with the pid file gone nothing
+    could stop it, and it would hold its port (and answer with missing disks) forever."""
+    import eventlet
+
+    while layout.settings_file.exists():
+        eventlet.sleep(interval)
+    print(f"{layout.root} was deleted: stopping", file=sys.stderr, flush=True)
+    os._exit(0)
 
 
 def main(argv: list[str]) -> None:

@@ -13,7 +13,7 @@ import pytest
 from firstapp.cloud import control
 from firstapp.cloud.client import authenticate
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK, free_port, port_in_use
+from firstapp.net import LOOPBACK, free_port, port_in_use, wait_until
 
 
 def firstapp(*args: str) -> subprocess.CompletedProcess:
@@ -38,6 +38,9 @@ def test_start_status_stop(cloud_dir):
     again = firstapp("cloud", "start", "--data-dir", str(cloud_dir), "--port", port)
     assert again.returncode == 0
     assert "already running (nothing started)" in again.stdout
+    assert "note:" not in again.stdout
+    moved = firstapp("cloud", "start", "--data-dir", str(cloud_dir), "--port", str(free_port()))
+    assert f"note: it keeps port {port}" in moved.stdout
     assert control.info(cloud_dir).pid == pid
 
     status = firstapp("cloud", "status", "--data-dir", str(cloud_dir))
@@ -176,3 +179,14 @@ def test_a_directory_with_other_files_is_left_alone(tmp_path):
     assert (foreign / "thesis.txt").read_text() == "years of work"
     assert foreign.stat().st_mode & 0o777 == 0o755
     assert [p.name for p in foreign.iterdir()] == ["thesis.txt"]
+
+
+def test_a_cloud_whose_data_directory_is_deleted_stops_and_frees_its_port(tmp_path):
+    import shutil
+
+    cloud, _ = control.start(tmp_path / "doomed", port=free_port())
+    server = psutil.Process(cloud.pid)
+    shutil.rmtree(tmp_path / "doomed")
+    assert wait_until(lambda: not server.is_running()
+                      or server.status() == psutil.STATUS_ZOMBIE, 10)
+    assert not port_in_use(cloud.port)

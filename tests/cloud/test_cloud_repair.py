@@ -33,11 +33,13 @@ def test_repair_restores_a_deleted_replica(local_cloud, swift_conn, container):
     for _ in range(6):
         assert swift_conn.get_object(container, "lost-one")[1] == data
 
+    on_disk = sum(1 for _ in local_cloud.layout.devices.glob("*/objects*/*/*/*/*.data"))
     result = subprocess.run(
         [sys.executable, "-m", "firstapp", "cloud", "repair", "--data-dir",
          str(local_cloud.layout.root)], capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    assert f"audited {on_disk} object replicas" in result.stdout  # the lost one is not there
     assert "synced" in result.stdout and "0 failures" in result.stdout
     restored = good_copies(local_cloud, container, "lost-one", etag)
     assert len(restored) == 3
