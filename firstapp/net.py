@@ -8,6 +8,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from firstapp.errors import FirstappError
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -22,8 +24,9 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
     """True when another process listens on ``host:port``.
 
     Binds with SO_REUSEADDR, as the servers do, so connections lingering in
-    TIME_WAIT from a server that just stopped do not count. Other reasons a bind fails
-    (a privileged port, say) are raised as they are.
+    TIME_WAIT from a server that just stopped do not count. When the bind fails for
+    another reason (a privileged port, an address not on this machine), a FirstappError
+    says which.
     """
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -32,7 +35,8 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 return True
-            raise
+            raise FirstappError(f"cannot listen on {host}:{port}: {exc.strerror}; "
+                                "choose another port with --port") from None
         return False
 
 

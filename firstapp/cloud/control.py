@@ -156,12 +156,7 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
         except ValueError as exc:
             raise FirstappError(str(exc)) from None
 
-    try:
-        taken = port_in_use(settings.port)
-    except OSError as exc:
-        raise FirstappError(f"cannot listen on {LOOPBACK}:{settings.port}: {exc.strerror}; "
-                            "choose another port with --port N") from None
-    if taken:
+    if port_in_use(settings.port):
         raise FirstappError(
             f"port {settings.port} on {LOOPBACK} is already in use by another program; "
             f"choose a free one with --port N"
@@ -184,10 +179,7 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
             return False
         with contextlib.suppress(ProcessLookupError):  # it may exit by itself meanwhile
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if _alive(pid):
+            if not wait_until(lambda: not _alive(pid), timeout):
                 os.kill(pid, signal.SIGKILL)
                 wait_until(lambda: not _alive(pid), 5.0)
         layout.pid_file.unlink(missing_ok=True)

@@ -38,12 +38,7 @@ def is_fractals_app(endpoint: str, timeout: float = 1.0) -> bool:
 
 def check_port_free(host: str, port: int) -> None:
     """Raise a FirstappError naming the port (and what holds it) when it is taken."""
-    try:
-        taken = port_in_use(port, host)
-    except OSError as exc:
-        raise FirstappError(f"cannot listen on {host}:{port}: {exc.strerror}; "
-                            "choose another port with --port") from None
-    if not taken:
+    if not port_in_use(port, host):
         return
     endpoint = endpoint_url(host, port)
     if is_fractals_app(endpoint):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import subprocess
 import sys
@@ -136,9 +137,12 @@ def test_a_port_out_of_range_is_refused_before_anything_is_written(cloud_dir):
 
 
 def test_a_bind_that_fails_for_another_reason_is_not_called_in_use():
-    with pytest.raises(OSError) as raised:
-        port_in_use(free_port(), host="192.0.2.1")  # TEST-NET-1: no such address here
-    assert raised.value.errno == errno.EADDRNOTAVAIL
+    port = free_port()
+    with pytest.raises(FirstappError) as raised:
+        port_in_use(port, host="192.0.2.1")  # TEST-NET-1: no such address here
+    assert str(raised.value) == (f"cannot listen on 192.0.2.1:{port}: "
+                                 f"{os.strerror(errno.EADDRNOTAVAIL)}; choose another port "
+                                 "with --port")
 
 
 def test_a_store_that_never_answers_gets_a_clear_error():
