@@ -8,7 +8,6 @@ Every function takes the app's base URL first; ``None`` means
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -18,11 +17,13 @@ from tqdm import tqdm
 
 from firstapp.errors import FirstappError
 from firstapp.fractals.defaults import DEFAULT_ENDPOINT
-from firstapp.fractals.params import FractalParams, random_params
+from firstapp.fractals.params import FractalParams, seeded_params
 
 #: Page size used when iterating (the API's maximum).
 PAGE_SIZE = 100
 CHUNK_SIZE = 64 * 1024
+#: Seconds to wait for a connection to the app, and then for each read from it.
+CONNECT_TIMEOUT = 5.0
 TIMEOUT = 30.0
 
 
@@ -43,12 +44,26 @@ def _base(endpoint: str | None) -> str:
     return (endpoint or default_endpoint()).rstrip("/")
 
 
+def timeouts(timeout: float | None) -> tuple[float, float]:
+    """``(connect, read)`` timeouts for requests: ``timeout`` (default :data:`TIMEOUT`)
+    bounds each read, and the connection too when it is shorter than CONNECT_TIMEOUT."""
+    read = TIMEOUT if timeout is None else timeout
+    return min(CONNECT_TIMEOUT, read), read
+
+
 def _request(method: str, endpoint: str | None, path: str,
-             session: requests.Session | None = None, **kwargs: Any) -> requests.Response:
+             session: requests.Session | None = None, *, timeout: float | None = None,
+             **kwargs: Any) -> requests.Response:
     base = _base(endpoint)
-    kwargs.setdefault("timeout", TIMEOUT)
+    limits = timeouts(timeout)
     try:
-        response = (session or requests).request(method, base + path, **kwargs)
+        response = (session or requests).request(method, base + path, timeout=limits,
+                                                 **kwargs)
+    except requests.Timeout:
+        raise FractalsAPIError(
+            f"the Fractals app at {base} did not answer {method} {path} within {limits[1]:g} s "
+            "(is it overloaded, or stopped?)"
+        ) from None
     except requests.ConnectionError:
         raise FractalsAPIError(
             f"the Fractals app is not running at {base}; "
@@ -68,19 +83,53 @@ def _request(method: str, endpoint: str | None, path: str,
     return response
 
 
+def _json(response: requests.Response, what: str) -> Any:
+    """The response's JSON body, or a clear error naming the app and what was asked."""
+    try:
+        return response.json()
+    except (ValueError, requests.RequestException) as exc:
+        raise FractalsAPIError(
+            f"the Fractals app at {_base(response.url.split('/v1/', 1)[0])} answered {what} "
+            f"with something that is not JSON ({response.headers.get('Content-Type')!r}, "
+            f"{exc.__class__.__name__}); is --endpoint a Fractals app?"
+        ) from None
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def list_page(endpoint: str | None, page: int = 1, results_per_page: int = PAGE_SIZE, *,
-              session: requests.Session | None = None) -> dict[str, Any]:
-    """One page of the listing: ``num_results``, ``page``, ``total_pages``, ``objects``."""
+              session: requests.Session | None = None,
+              timeout: float | None = None) -> dict[str, Any]:
+    """One page of the listing: ``num_results``, ``page``, ``total_pages``, ``objects``.
+
+    A page that is not shaped like the API's (counts, a list of records each with a
+    text ``uuid``) raises :class:`FractalsAPIError`.
+    """
     params = {"page": page, "results_per_page": results_per_page}
-    return _request("GET", endpoint, "/v1/fractal", session, params=params).json()
+    listing = _json(_request("GET", endpoint, "/v1/fractal", session, params=params,
+                             timeout=timeout), "the listing")
+    if not (isinstance(listing, dict)
+            and all(_is_count(listing.get(key)) for key in ("num_results", "total_pages"))
+            and isinstance(listing.get("objects"), list)
+            and all(isinstance(r, dict) and isinstance(r.get("uuid"), str)
+                    for r in listing["objects"])):
+        raise FractalsAPIError(
+            f"the Fractals app at {_base(endpoint)} answered the listing with JSON that is "
+            "not a Fractals listing (num_results, total_pages, objects with uuids); "
+            "is --endpoint a Fractals app?"
+        )
+    return listing
 
 
 def iter_pages(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
-               session: requests.Session | None = None) -> Iterator[dict[str, Any]]:
+               session: requests.Session | None = None,
+               timeout: float | None = None) -> Iterator[dict[str, Any]]:
     """Every page of the listing, from page 1 up to ``total_pages``."""
     page = 1
     while True:
-        listing = list_page(endpoint, page, results_per_page, session=session)
+        listing = list_page(endpoint, page, results_per_page, session=session, timeout=timeout)
         yield listing
         if page >= listing["total_pages"]:
             return
@@ -98,7 +147,8 @@ LISTING_ATTEMPTS = 5
 
 
 def list_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
-                  session: requests.Session | None = None) -> list[dict[str, Any]]:
+                  session: requests.Session | None = None,
+                  timeout: float | None = None) -> list[dict[str, Any]]:
     """Every fractal record exactly once, even while fractals come and go.
 
     The API pages by offset, so a fractal created or deleted while the pages are read
@@ -111,7 +161,7 @@ def list_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
         records: dict[str, dict[str, Any]] = {}
         totals = set()
         for listing in iter_pages(endpoint, results_per_page=results_per_page,
-                                  session=session):
+                                  session=session, timeout=timeout):
             totals.add(listing["num_results"])
             for record in listing["objects"]:
                 records.setdefault(record["uuid"], record)
@@ -129,7 +179,7 @@ def list_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
 def get_fractal(endpoint: str | None, uuid: str, *,
                 session: requests.Session | None = None) -> dict[str, Any]:
     """One fractal's record."""
-    return _request("GET", endpoint, f"/v1/fractal/{uuid}", session).json()
+    return _json(_request("GET", endpoint, f"/v1/fractal/{uuid}", session), "a record")
 
 
 def delete_fractal(endpoint: str | None, uuid: str, *,
@@ -138,14 +188,38 @@ def delete_fractal(endpoint: str | None, uuid: str, *,
     _request("DELETE", endpoint, f"/v1/fractal/{uuid}", session).close()
 
 
-def open_image(endpoint: str | None, uuid: str, *,
-               session: requests.Session | None = None) -> requests.Response:
+def open_image(endpoint: str | None, uuid: str, *, session: requests.Session | None = None,
+               timeout: float | None = None) -> requests.Response:
     """The image download as a streaming response; use it in a ``with`` block.
 
     ``response.raw`` is a file-like object, ``response.iter_content(CHUNK_SIZE)``
     yields chunks, and the ``ETag`` header holds the checksum.
     """
-    return _request("GET", endpoint, f"/fractal/{uuid}", session, stream=True)
+    return _request("GET", endpoint, f"/fractal/{uuid}", session, stream=True,
+                    timeout=timeout)
+
+
+def read_image(endpoint: str | None, uuid: str, limit: int, *,
+               session: requests.Session | None = None, timeout: float | None = None) -> bytes:
+    """The image's bytes, read into memory, at most ``limit`` of them (more raises
+    :class:`FractalsAPIError`, as does a connection that drops or stalls midway)."""
+    data = bytearray()
+    with open_image(endpoint, uuid, session=session, timeout=timeout) as response:
+        try:
+            for chunk in response.iter_content(CHUNK_SIZE):
+                data += chunk
+                if len(data) > limit:
+                    raise FractalsAPIError(
+                        f"the Fractals app sent more than the {limit} bytes its record "
+                        f"gives for fractal {uuid}"
+                    )
+        except requests.RequestException as exc:
+            raise FractalsAPIError(
+                f"reading the image of fractal {uuid} from the Fractals app at "
+                f"{_base(endpoint)} failed after {len(data)} bytes ({exc.__class__.__name__}: "
+                f"{exc})"
+            ) from None
+    return bytes(data)
 
 
 def iter_image(endpoint: str | None, uuid: str, *, chunk_size: int = CHUNK_SIZE,
@@ -168,7 +242,7 @@ def create_fractal(endpoint: str | None, params: FractalParams | Mapping[str, An
     body = dict(params.as_dict() if isinstance(params, FractalParams) else params)
     if uuid is not None:
         body["uuid"] = uuid
-    return _request("POST", endpoint, "/v1/fractal", session, json=body).json()
+    return _json(_request("POST", endpoint, "/v1/fractal", session, json=body), "a new fractal")
 
 
 def wait_until_rendered(endpoint: str | None, uuids: Iterable[str], *,
@@ -208,11 +282,11 @@ def create_fractals(endpoint: str | None, n: int, *, seed: int | None = None,
     ``iterations=(32, 64)`` fix a field or its range. With ``wait`` (the
     default) it returns once all are rendered, with a progress bar for n > 1.
     """
-    rng = random.Random(seed)
+    series = seeded_params(seed, **fixed)
     show = progress and n > 1
     with requests.Session() as session:
         records = [
-            create_fractal(endpoint, random_params(rng, **fixed), session=session)
+            create_fractal(endpoint, next(series), session=session)
             for _ in tqdm(range(n), desc="requesting", unit="fractal", disable=not show)
         ]
         if wait:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -121,3 +121,16 @@ def random_params(rng: random.Random, **fixed: float | tuple[float, float] | Non
         else:
             values[field] = int(spec) if field in INT_FIELDS else float(spec)
     return validate(values)
+
+
+def seeded_params(seed: int | None, **fixed: float | tuple[float, float] | None
+                  ) -> Iterator[FractalParams]:
+    """An endless series of :func:`random_params` draws from ``random.Random(seed)``.
+
+    The one generator behind ``firstapp fractals create --seed`` and
+    :func:`~firstapp.fractals.seed.seed_database`: the same seed and fixed fields give
+    the same parameters, hence the same images, whichever path made them.
+    """
+    rng = random.Random(seed)
+    while True:
+        yield random_params(rng, **fixed)
