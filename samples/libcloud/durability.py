@@ -4,35 +4,40 @@ at an object store with the standard variables OS_AUTH_URL, OS_AUTH_TYPE (``v1pa
 for Swift's own auth, ``password`` for Keystone v3), OS_USERNAME, OS_PASSWORD and, for
 Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME
 (for the local cloud: ``eval "$(firstapp cloud env)"``). Step 11 reads the Fractals app
-at FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload.
+at FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload;
+TUTORIAL_CONTAINER names the container it works in (it deletes only what it stored there).
 """
 
 # step-1
 import os
-from pathlib import Path
 
-auth_url = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
-auth_type = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password" means Keystone v3
-username = os.environ.get("OS_USERNAME", "tutorial:learner")
-password = os.environ.get("OS_PASSWORD", "")
-project_name = os.environ.get("OS_PROJECT_NAME")
-user_domain_name = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
-project_domain_name = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
-region_name = os.environ.get("OS_REGION_NAME")
-fractals_endpoint = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
+auth_url: str = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
+auth_type: str = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password": Keystone v3
+username: str = os.environ.get("OS_USERNAME", "tutorial:learner")
+password: str = os.environ.get("OS_PASSWORD", "")
+project_name: str = os.environ.get("OS_PROJECT_NAME", "")  # Keystone v3 only
+user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
+project_domain_name: str = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
+region_name: str = os.environ.get("OS_REGION_NAME", "")
+fractals_endpoint: str = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
 
-container_name = "fractals"
-object_name = "an amazing goat"
-tutorial_dir = Path(__file__).parent.parent if "__file__" in globals() else Path("../samples")
-goat_path = tutorial_dir / "goat.jpg"
-large_object_size = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
-segment_size = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
+# the tutorial's own container: it deletes only what it stored there, never anything else
+container_name: str = os.environ.get("TUTORIAL_CONTAINER", "making-it-durable-tutorial")
+object_name: str = "an amazing goat"
+tutorial_dir: str = os.environ.get("TUTORIAL_DIR", "")  # the folder of goat.jpg; "" = find it
+large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
+segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
 import requests
 from libcloud.common.types import InvalidCredsError
 from libcloud.storage.providers import get_driver
-from libcloud.storage.types import Provider
+from libcloud.storage.types import (
+    ContainerAlreadyExistsError,
+    ContainerDoesNotExistError,
+    ObjectDoesNotExistError,
+    Provider,
+)
 
 if not password:
     raise SystemExit("OS_PASSWORD is not set: export your object store's credentials first "
@@ -75,15 +80,27 @@ except InvalidCredsError:
 except requests.ConnectionError:
     raise SystemExit(f"Nothing answers at {auth_url}: is the object store running? "
                      "(for the local cloud: firstapp cloud start)") from None
-print(f"Connected to {auth_url} as {username}; containers in the account: {len(containers)}")
+print(f"Connected to {auth_url} as {username}, using the OS_* variables")
+if os.environ.get("OS_CLOUD"):
+    print("OS_CLOUD is ignored: libcloud does not read clouds.yaml")
+
+written = set()  # the objects this run stores: the only ones it will ever delete
+created_container = False  # whether this run created the container (then it deletes it)
 
 # step-2
-from libcloud.storage.types import ContainerAlreadyExistsError
-
+# Use the container only if nothing in it is someone else's: the tutorial deletes what it
+# stored, and an existing container may hold data that must stay.
 try:
     container = swift.create_container(container_name)
+    created_container = True
 except ContainerAlreadyExistsError:
-    container = swift.get_container(container_name)  # left over from an earlier run
+    container = swift.get_container(container_name)
+others = [stored.name for stored in swift.list_container_objects(container)
+          if stored.name not in written]
+if others:
+    raise SystemExit(f"The container {container_name!r} already holds {len(others)} objects "
+                     "that this tutorial did not store: choose another container name "
+                     "(TUTORIAL_CONTAINER, or container_name in step 1) and start again")
 print(container)
 
 # step-3
@@ -91,11 +108,33 @@ containers = swift.list_containers()
 print(containers)
 
 # step-4
-uploaded = swift.upload_object(str(goat_path), container, object_name)
+from pathlib import Path
+
+# goat.jpg sits in the tutorial's samples/ folder: a script finds it from its own place, a
+# notebook (which has no __file__) from the folder it runs in, looking upwards.
+here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+folders = [Path(tutorial_dir)] if tutorial_dir else [p / "samples" for p in [here, *here.parents]]
+goat_path = next((folder / "goat.jpg" for folder in folders
+                  if (folder / "goat.jpg").is_file()), None)
+if goat_path is None:
+    where = tutorial_dir or f"any samples folder in or above {here}"
+    raise SystemExit(f"goat.jpg is not in {where}: set TUTORIAL_DIR (in a notebook: "
+                     "tutorial_dir in step 1) to the tutorial's samples folder")
+
+written.add(object_name)
+try:
+    uploaded = swift.upload_object(str(goat_path), container, object_name)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(uploaded)
 
 # step-5
-objects = swift.list_container_objects(container)
+try:
+    objects = swift.list_container_objects(container)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(objects)
 
 # step-6
@@ -103,7 +142,11 @@ import io
 
 from PIL import Image
 
-stored = swift.get_object(container_name, object_name)  # a HEAD request: the facts only
+try:
+    stored = swift.get_object(container_name, object_name)  # a HEAD request: the facts only
+except (ContainerDoesNotExistError, ObjectDoesNotExistError):
+    raise SystemExit(f"There is no object {object_name!r} in {container_name!r}: run step 4 "
+                     "first, it uploads the goat") from None
 downloaded = b"".join(swift.download_object_as_stream(stored, chunk_size=64 * 1024))
 print(f"Downloaded {len(downloaded)} bytes of {stored.name!r}")
 Image.open(io.BytesIO(downloaded))  # in a notebook, the last line shows the picture
@@ -119,28 +162,34 @@ print("md5 of the local goat.jpg:  ", local_md5)
 assert downloaded_md5 == stored.hash == local_md5, "the stored object differs from goat.jpg"
 
 # step-8
-swift.delete_object(stored)
+try:
+    swift.delete_object(stored)
+except ObjectDoesNotExistError:
+    raise SystemExit(f"There is no object {object_name!r} in {container_name!r}: run step 4 "
+                     "first, it uploads the goat") from None
 print(f"Deleted {stored.name!r}")
 
 # step-9
-objects = swift.list_container_objects(container)
+try:
+    objects = swift.list_container_objects(container)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(objects)
 
 # step-10
-from libcloud.storage.types import ContainerDoesNotExistError
-
 try:
     container = swift.get_container(container_name)
 except ContainerDoesNotExistError:
-    raise SystemExit(f"There is no container {container_name!r} in this account: run step 2 "
-                     "first, it creates the container") from None
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(container)
 
 # step-11
 import contextlib
 
 from libcloud.storage.types import ObjectHashMismatchError
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 # The API lists the fractals a page at a time: follow the pages up to total_pages.
 # Fractals the app is still drawing have no image yet; the next backup will get them.
@@ -165,14 +214,20 @@ print(f"The Fractals app lists {listing['num_results']} fractals on {listing['to
 
 for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
     # stream each image from the app straight into the store, 64 KiB at a time
+    written.add(fractal["uuid"])
     with requests.get(f"{fractals_endpoint}/fractal/{fractal['uuid']}",
                       stream=True, timeout=30) as image:
         image.raise_for_status()
         # libcloud 3.9 stores the stream, then hashes the used-up generator and reports
         # a mismatch that is not there (ObjectHashMismatchError). The real check follows.
-        with contextlib.suppress(ObjectHashMismatchError):
-            swift.upload_object_via_stream(image.iter_content(64 * 1024), container,
-                                           fractal["uuid"], extra={"content_type": "image/png"})
+        try:
+            with contextlib.suppress(ObjectHashMismatchError):
+                swift.upload_object_via_stream(image.iter_content(64 * 1024), container,
+                                               fractal["uuid"],
+                                               extra={"content_type": "image/png"})
+        except ContainerDoesNotExistError:
+            raise SystemExit(f"There is no container {container_name!r}: run step 2 first, "
+                             "it creates the container") from None
     # read the copy back from the store and compare it with the app's own checksum
     digest = hashlib.sha256()
     backup = swift.get_object(container_name, fractal["uuid"])
@@ -183,21 +238,39 @@ print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 
 Image.open(io.BytesIO(b"".join(swift.download_object_as_stream(backup))))  # the last one
 
 # step-12
-for stored in swift.list_container_objects(container):
-    swift.delete_object(stored)
-swift.delete_container(container)
-print(f"Deleted every object in {container_name!r}, then the container itself")
+# Delete only what this run stored; the container too if this run created it.
+try:
+    objects = swift.list_container_objects(container)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
+for stored in objects:
+    if stored.name in written:
+        swift.delete_object(stored)
+kept = [stored.name for stored in objects if stored.name not in written]
+if created_container and not kept:
+    swift.delete_container(container)
+    created_container = False
+    print(f"Deleted the {len(objects)} objects in {container_name!r}, then the container itself")
+else:
+    print(f"Deleted the {len(objects) - len(kept)} objects this run stored in "
+          f"{container_name!r}; the container stays, with {len(kept)} objects")
 
 # step-13
 from datetime import datetime
 
-# Step 12 deleted the container: create it again before uploading into it.
-container = swift.create_container(container_name)
+# Step 12 deleted the container if this run had created it: create it again if so.
+try:
+    container = swift.get_container(container_name)
+except ContainerDoesNotExistError:
+    container = swift.create_container(container_name)
+    created_container = True
 metadata = {"description": "a goat, uploaded from a stream",
             "created": datetime.now().astimezone().isoformat(timespec="seconds")}
 # Pass an open file, not a generator: libcloud 3.9 reads the stream a second time to check
 # its MD5, which only works with a file it can rewind (a generator ends in
 # ObjectHashMismatchError even though the upload worked).
+written.add(object_name)
 with open(goat_path, "rb") as stream:
     swift.upload_object_via_stream(stream, container, object_name,
                                    extra={"meta_data": metadata})
@@ -207,52 +280,73 @@ print(swift.get_object(container_name, object_name).meta_data)
 import tempfile
 from urllib.parse import quote
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
+
+try:
+    container = swift.get_container(container_name)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 13 first, it "
+                     "creates the container again") from None
 
 large_name = "large-object.bin"
-with tempfile.TemporaryDirectory() as scratch:
-    large_path = Path(scratch) / "large.bin"
-    local_md5 = hashlib.md5()
-    with open(large_path, "wb") as large_file:
-        for offset in range(0, large_object_size, 1024 * 1024):
-            block = os.urandom(min(1024 * 1024, large_object_size - offset))
-            large_file.write(block)
-            local_md5.update(block)
+written.add(large_name)
+try:
+    with tempfile.TemporaryDirectory() as scratch:
+        large_path = Path(scratch) / "large.bin"
+        local_md5 = hashlib.md5()
+        with open(large_path, "wb") as large_file:
+            for offset in range(0, large_object_size, 1024 * 1024):
+                block = os.urandom(min(1024 * 1024, large_object_size - offset))
+                large_file.write(block)
+                local_md5.update(block)
 
-    # libcloud uploads the file in segments named "<name>/00000000", "<name>/00000001", ...
-    # and then a manifest: a Dynamic Large Object. verify_hash=False because libcloud 3.9
-    # otherwise checks each segment against a hash of the used-up stream and fails.
-    swift.ex_multipart_upload_object(str(large_path), container, large_name,
-                                     chunk_size=segment_size, verify_hash=False)
-    segments = swift.list_container_objects(container, prefix=f"{large_name}/")
-    print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
+        # libcloud uploads the file in segments named "<name>/00000000", "<name>/00000001",
+        # ... and then a manifest: a Dynamic Large Object. verify_hash=False because libcloud
+        # 3.9 otherwise checks each segment against a hash of the used-up stream and fails.
+        swift.ex_multipart_upload_object(str(large_path), container, large_name,
+                                         chunk_size=segment_size, verify_hash=False)
+        segments = swift.list_container_objects(container, prefix=f"{large_name}/")
+        print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
 
-    # Downloading the manifest returns all segments joined together. Not with
-    # download_object_as_stream: libcloud 3.9's Swift driver reads the whole object into
-    # memory before it hands out the first chunk. requests streams: give it the driver's
-    # storage URL (the one from step 1-connect, or Keystone's catalog) and token.
-    storage_url = swift.connection.base_url or swift.connection.get_endpoint()
-    download_md5 = hashlib.md5()
-    with requests.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
-                      headers={"X-Auth-Token": swift.connection.auth_token},
-                      stream=True, timeout=30) as reply, \
-            tqdm(total=large_object_size, desc="downloading", unit="B", unit_scale=True) as bar:
-        reply.raise_for_status()
-        for chunk in reply.iter_content(chunk_size=1024 * 1024):
-            download_md5.update(chunk)
-            bar.update(len(chunk))
-    print("md5 of the local file:", local_md5.hexdigest())
-    print("md5 of the download:  ", download_md5.hexdigest())
-    assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
+        # Downloading the manifest returns all segments joined together. Not with
+        # download_object_as_stream: libcloud 3.9's Swift driver reads the whole object into
+        # memory before it hands out the first chunk. requests streams: give it the driver's
+        # storage URL (the one from step 1-connect, or Keystone's catalog) and token.
+        storage_url = swift.connection.base_url or swift.connection.get_endpoint()
+        download_md5 = hashlib.md5()
+        with requests.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
+                          headers={"X-Auth-Token": swift.connection.auth_token},
+                          stream=True, timeout=30) as reply, \
+                tqdm(total=large_object_size, desc="downloading", unit="B",
+                     unit_scale=True) as bar:
+            reply.raise_for_status()
+            for chunk in reply.iter_content(chunk_size=1024 * 1024):
+                download_md5.update(chunk)
+                bar.update(len(chunk))
+        print("md5 of the local file:", local_md5.hexdigest())
+        print("md5 of the download:  ", download_md5.hexdigest())
+        assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
+finally:
+    # Also when the step fails or is interrupted. Deleting a DLO manifest leaves its
+    # segments behind: they are ordinary objects, so delete them too, one by one.
+    for stored in swift.list_container_objects(container, prefix=large_name):
+        if stored.name == large_name or stored.name.startswith(f"{large_name}/"):
+            swift.delete_object(stored)
 
-    # Deleting a DLO manifest leaves its segments behind: they are ordinary objects, so
-    # delete them one by one.
-    swift.delete_object(swift.get_object(container_name, large_name))
-    for segment in segments:
-        swift.delete_object(segment)
-print("Left in the container:", [stored.name for stored in swift.list_container_objects(container)])
-swift.delete_object(swift.get_object(container_name, object_name))  # the goat of step 13
-swift.delete_container(container)
-print(f"Deleted {object_name!r} and the container {container_name!r}: nothing is left behind")
+# Clean up as step 12 does: what this run stored, and the container if this run created it.
+objects = swift.list_container_objects(container)
+print("Left in the container:", [stored.name for stored in objects])
+for stored in objects:
+    if stored.name in written:
+        swift.delete_object(stored)
+kept = [stored.name for stored in objects if stored.name not in written]
+if created_container and not kept:
+    swift.delete_container(container)
+    created_container = False
+    print(f"Deleted {object_name!r} and the container {container_name!r}: "
+          "nothing is left behind")
+else:
+    print(f"Deleted {object_name!r}; the container {container_name!r} stays, with the "
+          f"{len(kept)} objects that were not this run's: nothing of this run is left behind")
 
 # step-15

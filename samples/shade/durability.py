@@ -5,34 +5,35 @@ OS_AUTH_TYPE (``v1password`` for Swift's own auth, ``password`` for Keystone v3)
 OS_USERNAME, OS_PASSWORD and, for Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,
 OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME (for the local cloud,
 ``eval "$(firstapp cloud env)"`` sets both kinds). Step 11 reads the Fractals app at
-FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload.
+FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload;
+TUTORIAL_CONTAINER names the container it works in (it deletes only what it stored there).
 """
 
 # step-1
 import os
-from pathlib import Path
 
-cloud_name = os.environ.get("OS_CLOUD")  # when set, the settings come from clouds.yaml
-auth_url = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
-auth_type = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password" means Keystone v3
-username = os.environ.get("OS_USERNAME", "tutorial:learner")
-password = os.environ.get("OS_PASSWORD", "")
-project_name = os.environ.get("OS_PROJECT_NAME")
-user_domain_name = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
-project_domain_name = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
-region_name = os.environ.get("OS_REGION_NAME")
-fractals_endpoint = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
+cloud_name: str = os.environ.get("OS_CLOUD", "")  # when set, settings come from clouds.yaml
+auth_url: str = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
+auth_type: str = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password": Keystone v3
+username: str = os.environ.get("OS_USERNAME", "tutorial:learner")
+password: str = os.environ.get("OS_PASSWORD", "")
+project_name: str = os.environ.get("OS_PROJECT_NAME", "")  # Keystone v3 only
+user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
+project_domain_name: str = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
+region_name: str = os.environ.get("OS_REGION_NAME", "")
+fractals_endpoint: str = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
 
-container_name = "fractals"
-object_name = "an amazing goat"
-tutorial_dir = Path(__file__).parent.parent if "__file__" in globals() else Path("../samples")
-goat_path = tutorial_dir / "goat.jpg"
-large_object_size = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
-segment_size = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
+# the tutorial's own container: it deletes only what it stored there, never anything else
+container_name: str = os.environ.get("TUTORIAL_CONTAINER", "making-it-durable-tutorial")
+object_name: str = "an amazing goat"
+tutorial_dir: str = os.environ.get("TUTORIAL_DIR", "")  # the folder of goat.jpg; "" = find it
+large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
+segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
 import shade
-from keystoneauth1.exceptions import ConnectFailure, Unauthorized
+from keystoneauth1.exceptions import ConnectFailure, NotFound, Unauthorized
+from shade.exc import OpenStackCloudURINotFound
 
 if not cloud_name and not password:
     raise SystemExit("Neither OS_CLOUD nor OS_PASSWORD is set: export your object store's "
@@ -58,32 +59,75 @@ except Unauthorized:
 except ConnectFailure:
     raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the object store "
                      "running? (for the local cloud: firstapp cloud start)") from None
-print(f"Connected to {conn.auth['auth_url']} as {conn.auth['username']}; "
-      f"containers in the account: {len(containers)}")
+source = f"the clouds.yaml entry {cloud_name!r} (OS_CLOUD)" if cloud_name else "the OS_* variables"
+print(f"Connected to {conn.auth['auth_url']} as {conn.auth['username']}, using {source}")
+if cloud_name and os.environ.get("OS_AUTH_URL", conn.auth["auth_url"]) != conn.auth["auth_url"]:
+    print(f"Not to OS_AUTH_URL ({os.environ['OS_AUTH_URL']}): OS_CLOUD wins. To use the OS_* "
+          "variables instead: unset OS_CLOUD OS_CLIENT_CONFIG_FILE")
+# Where shade's own calls fail (see the steps), the samples use its authenticated session
+# with the account's storage URL: <storage URL>/<container>/<object>.
+storage_url = conn.get_session_endpoint("object-store")
+
+written = set()  # the objects this run stores: the only ones it will ever delete
+created_container = False  # whether this run created the container (then it deletes it)
 
 # step-2
-container = conn.create_container(container_name)
-print(f"Container {container_name!r}: {container['X-Container-Object-Count']} objects")
+from urllib.parse import quote
+
+# Use the container only if nothing in it is someone else's: the tutorial deletes what it
+# stored, and an existing container may hold data that must stay. (skip_cache=True asks
+# the store: shade's memory of containers can be out of date, and its create_container
+# trusts that memory, so a PUT with its session creates the container.)
+if conn.get_container(container_name, skip_cache=True) is None:
+    conn.keystone_session.put(f"{storage_url}/{quote(container_name)}")
+    created_container = True
+others = [entry["name"] for entry in conn.list_objects(container_name)
+          if entry["name"] not in written]
+if others:
+    raise SystemExit(f"The container {container_name!r} already holds {len(others)} objects "
+                     "that this tutorial did not store: choose another container name "
+                     "(TUTORIAL_CONTAINER, or container_name in step 1) and start again")
+print(f"Container {container_name!r} is ready "
+      f"({'created by' if created_container else 'empty, from before'} this run)")
 
 # step-3
 containers = conn.list_containers()
 print([entry["name"] for entry in containers])
 
 # step-4
-from urllib.parse import quote
+from pathlib import Path
+
+# goat.jpg sits in the tutorial's samples/ folder: a script finds it from its own place, a
+# notebook (which has no __file__) from the folder it runs in, looking upwards.
+here = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+folders = [Path(tutorial_dir)] if tutorial_dir else [p / "samples" for p in [here, *here.parents]]
+goat_path = next((folder / "goat.jpg" for folder in folders
+                  if (folder / "goat.jpg").is_file()), None)
+if goat_path is None:
+    where = tutorial_dir or f"any samples folder in or above {here}"
+    raise SystemExit(f"goat.jpg is not in {where}: set TUTORIAL_DIR (in a notebook: "
+                     "tutorial_dir in step 1) to the tutorial's samples folder")
 
 # shade 1.33's create_object sends a small file in text mode, so a binary file such as
 # this JPEG fails with UnicodeDecodeError. Upload it with shade's authenticated session
 # instead: one PUT to <storage URL>/<container>/<object>.
-storage_url = conn.get_session_endpoint("object-store")
-with open(goat_path, "rb") as goat:
-    reply = conn.keystone_session.put(f"{storage_url}/{quote(container_name)}/"
-                                      f"{quote(object_name)}", data=goat)
+written.add(object_name)
+try:
+    with open(goat_path, "rb") as goat:
+        reply = conn.keystone_session.put(f"{storage_url}/{quote(container_name)}/"
+                                          f"{quote(object_name)}", data=goat)
+except NotFound:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(f"Uploaded {goat_path.name} as {object_name!r}: {reply.status_code}, "
       f"ETag {reply.headers['ETag']}")
 
 # step-5
-objects = conn.list_objects(container_name)
+try:
+    objects = conn.list_objects(container_name)
+except OpenStackCloudURINotFound:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print([(entry["name"], entry["bytes"], entry["hash"]) for entry in objects])
 
 # step-6
@@ -93,9 +137,13 @@ from PIL import Image
 
 # shade's get_object returns the body decoded as text, which garbles binary data; with
 # outfile= it writes the bytes to a file (or a file-like object such as this buffer).
+# It returns None when there is no such object.
 buffer = io.BytesIO()
-headers, _ = conn.get_object(container_name, object_name, outfile=buffer,
-                             resp_chunk_size=64 * 1024)
+found = conn.get_object(container_name, object_name, outfile=buffer, resp_chunk_size=64 * 1024)
+if found is None:
+    raise SystemExit(f"There is no object {object_name!r} in {container_name!r}: run step 4 "
+                     "first, it uploads the goat")
+headers, _ = found
 downloaded = buffer.getvalue()
 print(f"Downloaded {len(downloaded)} bytes of {object_name!r}")
 Image.open(io.BytesIO(downloaded))  # in a notebook, the last line shows the picture
@@ -111,24 +159,30 @@ print("md5 of the local goat.jpg:  ", local_md5)
 assert downloaded_md5 == headers["etag"] == local_md5, "the stored object differs from goat.jpg"
 
 # step-8
-deleted = conn.delete_object(container_name, object_name)
-print(f"Deleted {object_name!r}: {deleted}")
+if not conn.delete_object(container_name, object_name):  # False: there was no such object
+    raise SystemExit(f"There is no object {object_name!r} in {container_name!r}: run step 4 "
+                     "first, it uploads the goat")
+print(f"Deleted {object_name!r}")
 
 # step-9
-objects = conn.list_objects(container_name)
+try:
+    objects = conn.list_objects(container_name)
+except OpenStackCloudURINotFound:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 print(objects)
 
 # step-10
 # skip_cache=True asks the store: shade's memory of containers can be out of date
 container = conn.get_container(container_name, skip_cache=True)
 if container is None:
-    raise SystemExit(f"There is no container {container_name!r} in this account: run step 2 "
-                     "first, it creates the container")
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container")
 print(f"Container {container_name!r}: {container['X-Container-Object-Count']} objects")
 
 # step-11
 import requests
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 # The API lists the fractals a page at a time: follow the pages up to total_pages.
 # Fractals the app is still drawing have no image yet; the next backup will get them.
@@ -154,12 +208,17 @@ print(f"The Fractals app lists {listing['num_results']} fractals on {listing['to
 for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
     # stream each image from the app straight into the store, 64 KiB at a time
     # (shade has no upload from a stream, so this is a PUT with its session, as in step 4)
+    written.add(fractal["uuid"])
     with requests.get(f"{fractals_endpoint}/fractal/{fractal['uuid']}",
                       stream=True, timeout=30) as image:
         image.raise_for_status()
-        conn.keystone_session.put(f"{storage_url}/{quote(container_name)}/{fractal['uuid']}",
-                                  data=image.iter_content(64 * 1024),
-                                  headers={"Content-Type": "image/png"})
+        try:
+            conn.keystone_session.put(f"{storage_url}/{quote(container_name)}/{fractal['uuid']}",
+                                      data=image.iter_content(64 * 1024),
+                                      headers={"Content-Type": "image/png"})
+        except NotFound:
+            raise SystemExit(f"There is no container {container_name!r}: run step 2 first, "
+                             "it creates the container") from None
     # read the copy back from the store and compare it with the app's own checksum
     buffer = io.BytesIO()
     conn.get_object(container_name, fractal["uuid"], outfile=buffer, resp_chunk_size=64 * 1024)
@@ -169,22 +228,38 @@ print(f"Backed up {len(fractals)} fractals; every copy matches the app's sha256 
 Image.open(io.BytesIO(buffer.getvalue()))  # the last one, as the store returned it
 
 # step-12
-for entry in conn.list_objects(container_name):
-    conn.delete_object(container_name, entry["name"])
-conn.delete_container(container_name)
-print(f"Deleted every object in {container_name!r}, then the container itself")
+# Delete only what this run stored; the container too if this run created it.
+try:
+    names = [entry["name"] for entry in conn.list_objects(container_name)]
+except OpenStackCloudURINotFound:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
+for name in names:
+    if name in written:
+        conn.delete_object(container_name, name)
+kept = [name for name in names if name not in written]
+if created_container and not kept:
+    conn.delete_container(container_name)
+    created_container = False
+    print(f"Deleted the {len(names)} objects in {container_name!r}, then the container itself")
+else:
+    print(f"Deleted the {len(names) - len(kept)} objects this run stored in "
+          f"{container_name!r}; the container stays, with {len(kept)} objects")
 
 # step-13
 from datetime import datetime
 
-# Step 12 deleted the container: create it again before uploading into it. Not with
-# create_container: shade 1.33 still remembers the deleted container and would return that
-# memory without creating anything. A PUT with its session creates it.
-conn.keystone_session.put(f"{storage_url}/{quote(container_name)}")
+# Step 12 deleted the container if this run had created it: create it again if so. Not
+# with create_container: shade 1.33 still remembers the deleted container and would
+# return that memory without creating anything. A PUT with its session creates it.
+if conn.get_container(container_name, skip_cache=True) is None:
+    conn.keystone_session.put(f"{storage_url}/{quote(container_name)}")
+    created_container = True
 metadata = {"description": "a goat, uploaded from a stream",
             "created": datetime.now().astimezone().isoformat(timespec="seconds")}
 # Metadata travels as X-Object-Meta-<name> headers. The open file is sent as it is read,
 # never held in memory as a whole.
+written.add(object_name)
 with open(goat_path, "rb") as stream:
     conn.keystone_session.put(f"{storage_url}/{quote(container_name)}/{quote(object_name)}",
                               data=stream, headers={f"X-Object-Meta-{key}": value
@@ -195,48 +270,72 @@ print({key: value for key, value in headers.items() if key.startswith("X-Object-
 # step-14
 import tempfile
 
-from tqdm import tqdm
+from tqdm.auto import tqdm
+
+if conn.get_container(container_name, skip_cache=True) is None:
+    raise SystemExit(f"There is no container {container_name!r}: run step 13 first, it "
+                     "creates the container again")
 
 # A name without spaces: shade 1.33 would percent-encode the segment names of
 # "a large object" ("a%20large%20object/000000").
 large_name = "large-object.bin"
-with tempfile.TemporaryDirectory() as scratch:
-    large_path = Path(scratch) / "large.bin"
-    local_md5 = hashlib.md5()
-    with open(large_path, "wb") as large_file:
-        for offset in range(0, large_object_size, 1024 * 1024):
-            block = os.urandom(min(1024 * 1024, large_object_size - offset))
-            large_file.write(block)
-            local_md5.update(block)
+written.add(large_name)
+try:
+    with tempfile.TemporaryDirectory() as scratch:
+        large_path = Path(scratch) / "large.bin"
+        local_md5 = hashlib.md5()
+        with open(large_path, "wb") as large_file:
+            for offset in range(0, large_object_size, 1024 * 1024):
+                block = os.urandom(min(1024 * 1024, large_object_size - offset))
+                large_file.write(block)
+                local_md5.update(block)
 
-    # A file bigger than segment_size goes up as segments "<name>/000000", "<name>/000001",
-    # ... and then a manifest that lists them: a Static Large Object (SLO).
-    conn.create_object(container_name, large_name, filename=str(large_path),
-                       segment_size=segment_size)
-    segments = [entry["name"] for entry in conn.list_objects(container_name)
-                if entry["name"].startswith(f"{large_name}/")]
-    print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
+        # A file bigger than segment_size goes up as segments "<name>/000000", "<name>/000001",
+        # ... and then a manifest that lists them: a Static Large Object (SLO).
+        conn.create_object(container_name, large_name, filename=str(large_path),
+                           segment_size=segment_size)
+        segments = [entry["name"] for entry in conn.list_objects(container_name)
+                    if entry["name"].startswith(f"{large_name}/")]
+        print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
 
-    # Downloading the manifest returns all segments joined together. Not with get_object:
-    # shade 1.33 reads the whole object into memory, even with outfile=. Stream it with
-    # shade's session (as in step 4), a chunk at a time.
-    download_md5 = hashlib.md5()
-    with conn.keystone_session.get(f"{storage_url}/{quote(container_name)}/{quote(large_name)}",
-                                   stream=True) as reply, \
-            tqdm(total=large_object_size, desc="downloading", unit="B", unit_scale=True) as bar:
-        for chunk in reply.iter_content(chunk_size=1024 * 1024):
-            download_md5.update(chunk)
-            bar.update(len(chunk))
-    print("md5 of the local file:", local_md5.hexdigest())
-    print("md5 of the download:  ", download_md5.hexdigest())
-    assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
-
-    # delete_object sees the X-Static-Large-Object header and deletes with
-    # ?multipart-manifest=delete: Swift then removes the manifest and all its segments.
+        # Downloading the manifest returns all segments joined together. Not with get_object:
+        # shade 1.33 reads the whole object into memory, even with outfile=. Stream it with
+        # shade's session (as in step 4), a chunk at a time.
+        download_md5 = hashlib.md5()
+        with conn.keystone_session.get(f"{storage_url}/{quote(container_name)}/"
+                                       f"{quote(large_name)}", stream=True) as reply, \
+                tqdm(total=large_object_size, desc="downloading", unit="B",
+                     unit_scale=True) as bar:
+            for chunk in reply.iter_content(chunk_size=1024 * 1024):
+                download_md5.update(chunk)
+                bar.update(len(chunk))
+        print("md5 of the local file:", local_md5.hexdigest())
+        print("md5 of the download:  ", download_md5.hexdigest())
+        assert download_md5.hexdigest() == local_md5.hexdigest(), "the large object came back wrong"
+finally:
+    # Also when the step fails or is interrupted: delete_object sees the
+    # X-Static-Large-Object header and deletes with ?multipart-manifest=delete, so Swift
+    # removes the manifest and its segments; segments of an upload that never got its
+    # manifest are deleted one by one.
     conn.delete_object(container_name, large_name)
-print("Left in the container:", [entry["name"] for entry in conn.list_objects(container_name)])
-conn.delete_object(container_name, object_name)  # the goat of step 13
-conn.delete_container(container_name)
-print(f"Deleted {object_name!r} and the container {container_name!r}: nothing is left behind")
+    for entry in conn.list_objects(container_name):
+        if entry["name"].startswith(f"{large_name}/"):
+            conn.delete_object(container_name, entry["name"])
+
+# Clean up as step 12 does: what this run stored, and the container if this run created it.
+names = [entry["name"] for entry in conn.list_objects(container_name)]
+print("Left in the container:", names)
+for name in names:
+    if name in written:
+        conn.delete_object(container_name, name)
+kept = [name for name in names if name not in written]
+if created_container and not kept:
+    conn.delete_container(container_name)
+    created_container = False
+    print(f"Deleted {object_name!r} and the container {container_name!r}: "
+          "nothing is left behind")
+else:
+    print(f"Deleted {object_name!r}; the container {container_name!r} stays, with the "
+          f"{len(kept)} objects that were not this run's: nothing of this run is left behind")
 
 # step-15
