@@ -7,8 +7,10 @@ fractal up twice into fresh containers, in the same run and on the same data:
 - the guide's loop: one connection, one fractal at a time;
 - ``firstapp.fractals.backup.backup`` with 8 worker threads, one connection each.
 
-Both do the same work per fractal (stream, hash, verify SHA-256 and ETag). A
-second concurrent run must upload 0 bytes. Prints the times, the ratio (target:
+Both do the same work per fractal (read, hash, verify SHA-256, PUT with the MD5 as
+expected ETag); ``backup`` then checks every object with a HEAD and writes the
+manifest. A second concurrent run must upload 0 bytes: it decides from one container
+listing and the manifest. Prints the times, the ratio (target:
 >= 4x) and the CPU time the Swift server process used, which says where the time
 goes. Usage: python bench/backup.py [--count N] [--workers N]
 """
@@ -28,17 +30,15 @@ import requests
 from firstapp.cloud import control
 from firstapp.fractals.backup import (
     BackupReport,
-    ConnFactory,
-    SwiftCredentials,
     backup,
     backup_fractal,
-    connector,
     list_ready_and_pending,
     prepare_container,
 )
 from firstapp.fractals.db import resolve_db_url
 from firstapp.fractals.process import start_background, stop_background
 from firstapp.fractals.seed import seed_database
+from firstapp.fractals.transfer import ConnFactory, SwiftCredentials, connector
 from firstapp.net import LOOPBACK, free_port
 
 TARGET = 4.0
@@ -52,10 +52,11 @@ def sequential_backup(endpoint: str, conn_factory: ConnFactory, container: str) 
     conn = conn_factory()
     with requests.Session() as session:
         records = list_ready_and_pending(endpoint)
-        stored = prepare_container(conn, container)
+        listing = prepare_container(conn, container)
         for record in records:
             report.add(backup_fractal(conn, endpoint, container, record,
-                                      maybe_stored=record["uuid"] in stored, session=session))
+                                      listed=listing.get(record["uuid"]),
+                                      session=session).result)
     conn.close()
     report.seconds = time.perf_counter() - started
     return report

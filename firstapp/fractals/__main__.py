@@ -1,3 +1,7 @@
-from firstapp.fractals.cli import main
+"""``python -m firstapp.fractals ARGS``: the same as ``firstapp fractals ARGS``."""
 
-raise SystemExit(main())
+import sys
+
+from firstapp.cli import main
+
+raise SystemExit(main(["fractals", *sys.argv[1:]]))

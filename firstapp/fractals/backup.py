@@ -6,41 +6,61 @@ fields as ``X-Object-Meta-*`` metadata (:func:`object_metadata`), so that
 
 How the copy stays trustworthy:
 
-- The image streams from the app into the store (chunked transfer), hashed on
-  the way. When the bytes' SHA-256 differs from the app's checksum, the upload is
-  aborted before its final chunk, so Swift never stores it (a PUT is atomic).
-- Swift's ETag must equal the MD5 of the bytes sent; if not, the object is deleted.
-- An object already stored with the app's checksum and size is skipped. Together
-  with atomic PUTs this makes a killed run resumable: running it again finishes it.
+- Only a uuid in canonical form becomes an object name; anything else the app lists
+  is refused (an app answering ``../victim/pwned`` cannot write outside the container).
+- Each image is read from the app into memory (images are small) and its SHA-256 and
+  size checked against the app's record *before* anything is sent; then the bytes are
+  PUT with their MD5 as the expected ETag, so Swift refuses a body that arrives
+  damaged, and a PUT that gets "try again" can be sent again.
+- At the end every object written is checked again (HEAD: its ETag is the MD5 of the
+  bytes sent), then a manifest object (:data:`~firstapp.fractals.transfer.MANIFEST_NAME`)
+  records each uuid with its SHA-256, MD5 and size, so a restore knows what complete is.
+- A re-run skips a fractal only when the stored object's ETag is the MD5 of the app's
+  current image: proven by the container listing plus the manifest (the ETag equals the
+  manifest's MD5, and the manifest's SHA-256 is the app's checksum), or else by reading
+  the image from the app and hashing it. Anything else is uploaded again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from swiftclient import client as swift
-from tqdm import tqdm
 
-from firstapp.cloud.client import authenticate, not_reachable
 from firstapp.errors import FirstappError
 from firstapp.fractals import client
 from firstapp.fractals.models import READY
-
-#: A callable returning a new, authenticated swiftclient Connection.
-ConnFactory = Callable[[], swift.Connection]
-
-ENV_HINT = 'run `eval "$(firstapp cloud env)"` first'
-DEFAULT_WORKERS = 8
-CHUNK_SIZE = client.CHUNK_SIZE
+from firstapp.fractals.transfer import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    MANIFEST_NAME,
+    ConnFactory,
+    DamagedManifest,
+    Entry,
+    Listed,
+    PerThread,
+    Result,
+    Status,
+    StoreUnavailable,
+    Tally,
+    canonical_uuid,
+    check_container_name,
+    check_timeout,
+    check_workers,
+    describe,
+    list_objects,
+    manifest_bytes,
+    read_manifest,
+    run_pool,
+    store_call,
+    store_error,
+)
 
 META_PREFIX = "X-Object-Meta-"
 #: Printable ASCII that passes through HTTP headers unchanged; everything else in a text
@@ -51,119 +71,11 @@ META_FIELDS = (
     "checksum", "size", "width", "height", "iterations", "xa", "xb", "ya", "yb",
     "duration", "generated_by", "created_at",
 )
-
-UPLOADED, SKIPPED, PENDING, FAILED = "uploaded", "skipped", "pending", "failed"
+_SHA256_CHARS = frozenset("0123456789abcdef")
 
 
 class VerificationError(FirstappError):
     """The bytes do not match their checksum."""
-
-
-# --- credentials and connections --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SwiftCredentials:
-    """Swift v1 credentials: ``auth_url``, ``username``, ``password``."""
-
-    auth_url: str
-    username: str
-    password: str = field(repr=False)
-
-
-def credentials_from_env(environ: Mapping[str, str] | None = None) -> SwiftCredentials:
-    """Read OS_AUTH_URL, OS_USERNAME and OS_PASSWORD (v1 auth, as `firstapp cloud env`)."""
-    env = os.environ if environ is None else environ
-    names = ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD")
-    missing = [name for name in names if not env.get(name)]
-    if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        raise FirstappError(
-            f"{', '.join(missing)} {verb} not set, so there are no object store credentials; "
-            f"{ENV_HINT} (or export {', '.join(names)} for your cloud)"
-        )
-    auth_type = env.get("OS_AUTH_TYPE")
-    if auth_type and auth_type != "v1password":
-        raise FirstappError(
-            f"OS_AUTH_TYPE={auth_type} is not supported here: this command uses Swift v1 auth "
-            f"(OS_AUTH_TYPE=v1password); {ENV_HINT}"
-        )
-    return SwiftCredentials(env["OS_AUTH_URL"], env["OS_USERNAME"], env["OS_PASSWORD"])
-
-
-def connector(creds: SwiftCredentials) -> ConnFactory:
-    """Authenticate once (a mistake raises here), then make connections sharing the token."""
-    storage_url, token = authenticate(creds.auth_url, creds.username, creds.password)
-
-    def make() -> swift.Connection:
-        return swift.Connection(
-            authurl=creds.auth_url, user=creds.username, key=creds.password,
-            preauthurl=storage_url, preauthtoken=token, retries=1, timeout=60,
-        )
-
-    return make
-
-
-def connector_from_env(environ: Mapping[str, str] | None = None) -> ConnFactory:
-    """:func:`connector` for the credentials in the OS_* variables."""
-    return connector(credentials_from_env(environ))
-
-
-def store_error(exc: Exception, what: str, url: str | None = None) -> FirstappError:
-    """A clear error for a failed request to the store (outside the per-fractal work)."""
-    if isinstance(exc, requests.ConnectionError) or (
-        isinstance(exc, swift.ClientException) and exc.http_status is None
-    ):
-        return not_reachable(url or "the object store")
-    if isinstance(exc, swift.ClientException):
-        return FirstappError(f"{what} failed: {exc.http_status} {exc.http_reason}")
-    return FirstappError(f"{what} failed: {exc}")
-
-
-def check_container_name(container: str) -> None:
-    if not container or "/" in container or len(container) > 256:
-        raise FirstappError(
-            f"invalid container name {container!r}: 1 to 256 characters, no '/'"
-        )
-
-
-class PerThread:
-    """One swiftclient Connection and one requests Session per thread (neither is thread-safe)."""
-
-    def __init__(self, conn_factory: ConnFactory) -> None:
-        self._factory = conn_factory
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._made: list[tuple[swift.Connection, requests.Session]] = []
-
-    def get(self) -> tuple[swift.Connection, requests.Session]:
-        pair = getattr(self._local, "pair", None)
-        if pair is None:
-            pair = (self._factory(), requests.Session())
-            self._local.pair = pair
-            with self._lock:
-                self._made.append(pair)
-        return pair
-
-    def close(self) -> None:
-        with self._lock:
-            for conn, session in self._made:
-                conn.close()
-                session.close()
-            self._made.clear()
-
-
-def run_pool(items: list[Any], task: Callable[[Any], Any], workers: int,
-             on_result: Callable[[Any], None]) -> None:
-    """Run ``task`` over ``items`` on ``workers`` threads; any exception stops the lot."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="firstapp") as executor:
-        futures: list[Future] = [executor.submit(task, item) for item in items]
-        try:
-            for future in as_completed(futures):
-                on_result(future.result())
-        except BaseException:
-            executor.shutdown(wait=True, cancel_futures=True)
-            raise
 
 
 # --- metadata ---------------------------------------------------------------------------
@@ -186,207 +98,279 @@ def object_metadata(record: Mapping[str, Any]) -> dict[str, str]:
     return headers
 
 
+def check_record(record: Mapping[str, Any]) -> str | None:
+    """Why the app's ``record`` cannot be backed up as it is, or None.
+
+    The uuid must be canonical (it becomes the object's name); a rendered record needs
+    a SHA-256 hex checksum and a size.
+    """
+    if canonical_uuid(record.get("uuid")) is None:
+        return ("the app gave this as a fractal's uuid, but it is not a uuid in canonical "
+                "form; not backed up (an object name must never come from anything else)")
+    if record.get("status") == READY:
+        checksum, size = record.get("checksum"), record.get("size")
+        if not (isinstance(checksum, str) and len(checksum) == 64
+                and set(checksum) <= _SHA256_CHARS):
+            return "the app's record has no SHA-256 checksum; not backed up"
+        if not (isinstance(size, int) and not isinstance(size, bool) and size >= 0):
+            return "the app's record has no valid size; not backed up"
+    return None
+
+
 # --- one fractal ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one fractal: ``status`` is uploaded, skipped, pending or failed."""
+    """One fractal's result, and what the manifest learns from it (``entry``, when the
+    object is known to hold the image)."""
 
-    uuid: str
-    status: str
-    bytes: int = 0
-    reason: str = ""
+    result: Result
+    entry: Entry | None = None
 
 
-def already_stored(conn: swift.Connection, container: str, record: Mapping[str, Any]) -> bool:
-    """True when the object exists with the app's checksum and size."""
-    try:
-        headers = conn.head_object(container, record["uuid"])
-    except swift.ClientException as exc:
-        if exc.http_status == 404:
-            return False
-        raise
-    return (headers.get("x-object-meta-checksum") == record["checksum"]
-            and headers.get("content-length") == str(record["size"]))
+def fetch_image(endpoint: str | None, record: Mapping[str, Any], *,
+                session: requests.Session | None = None,
+                timeout: float | None = None) -> tuple[bytes, Entry]:
+    """The image from the app, checked against its record's SHA-256 and size."""
+    uuid, size = record["uuid"], record["size"]
+    data = client.read_image(endpoint, uuid, size, session=session, timeout=timeout)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 != record["checksum"] or len(data) != size:
+        raise VerificationError(
+            f"the app sent {len(data)} bytes with SHA-256 {sha256}, but its record says "
+            f"{size} bytes with {record['checksum']}; not stored"
+        )
+    return data, Entry(sha256, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data))
 
 
 def upload_fractal(conn: swift.Connection, endpoint: str | None, container: str,
-                   record: Mapping[str, Any], session: requests.Session | None = None) -> int:
-    """Stream one image from the app into the store, verified; return the bytes sent."""
-    uuid, expected = record["uuid"], record["checksum"]
-    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    sent = 0
-    read_error: Exception | None = None
-
-    def chunks(response: requests.Response) -> Iterator[bytes]:
-        nonlocal sent, read_error
-        try:
-            for chunk in response.iter_content(CHUNK_SIZE):
-                md5.update(chunk)
-                sha256.update(chunk)
-                sent += len(chunk)
-                yield chunk
-        except requests.RequestException as exc:
-            read_error = exc  # swiftclient reports it as its own upload failure
-            raise
-        # Raising before the last chunk aborts the PUT: Swift stores nothing.
-        if sha256.hexdigest() != expected or sent != record["size"]:
-            raise VerificationError(
-                f"the app sent {sent} bytes with SHA-256 {sha256.hexdigest()}, but its record "
-                f"says {record['size']} bytes with {expected}; not stored"
-            )
-
-    with client.open_image(endpoint, uuid, session=session) as response:
-        try:
-            etag = conn.put_object(container, uuid, contents=chunks(response),
-                                   content_type="image/png", headers=object_metadata(record))
-        except BaseException:
-            conn.close()  # an aborted request leaves the connection in an unknown state
-            if read_error is not None:
-                raise FirstappError(
-                    f"reading the image from the app failed after {sent} of "
-                    f"{record['size']} bytes ({read_error}); not stored"
-                ) from None
-            raise
-    if etag != md5.hexdigest():
+                   record: Mapping[str, Any], session: requests.Session | None = None, *,
+                   timeout: float | None = None) -> Entry:
+    """Read one image from the app, verify it, PUT it (retried when the store says "try
+    again"); return what the manifest records of it."""
+    uuid = record["uuid"]
+    data, entry = fetch_image(endpoint, record, session=session, timeout=timeout)
+    etag = store_call(conn, f"uploading fractal {uuid}", conn.put_object, container, uuid,
+                      contents=data, etag=entry.md5, content_type="image/png",
+                      headers=object_metadata(record))
+    if etag != entry.md5:
         try:
             conn.delete_object(container, uuid)
         except swift.ClientException as exc:
             raise VerificationError(
-                f"the store's ETag {etag} is not the MD5 of the bytes sent "
-                f"({md5.hexdigest()}), and deleting the bad copy failed: {exc}"
+                f"the store's ETag {etag} is not the MD5 of the bytes sent ({entry.md5}), "
+                f"and deleting the bad copy failed: {describe(exc)}"
             ) from None
         raise VerificationError(
-            f"the store's ETag {etag} is not the MD5 of the bytes sent ({md5.hexdigest()}); "
+            f"the store's ETag {etag} is not the MD5 of the bytes sent ({entry.md5}); "
             "the bad copy was deleted"
         )
-    return sent
+    return entry
 
 
 def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
-                   record: Mapping[str, Any], *, maybe_stored: bool = True,
-                   session: requests.Session | None = None) -> Outcome:
-    """Back up one fractal unless it is pending or already stored; failures are returned."""
+                   record: Mapping[str, Any], *, listed: Listed | None = None,
+                   known: Entry | None = None, session: requests.Session | None = None,
+                   timeout: float | None = None) -> Outcome:
+    """Back up one (checked, rendered) fractal unless the store provably holds its image.
+
+    ``listed`` is the container listing's entry for its uuid, ``known`` the manifest's.
+    Per-fractal failures are returned; :class:`StoreUnavailable` is raised.
+    """
     uuid = record["uuid"]
-    if record["status"] != READY:
-        return Outcome(uuid, PENDING)
     try:
-        if maybe_stored and already_stored(conn, container, record):
-            return Outcome(uuid, SKIPPED)
-        return Outcome(uuid, UPLOADED, upload_fractal(conn, endpoint, container, record, session))
+        if (listed is not None and known is not None and listed.hash == known.md5
+                and listed.bytes == known.size == record["size"]
+                and known.sha256 == record["checksum"]):
+            return Outcome(Result(uuid, Status.SKIPPED), known)
+        if listed is not None:  # not provable from the manifest: hash the app's bytes
+            _, entry = fetch_image(endpoint, record, session=session, timeout=timeout)
+            if listed.hash == entry.md5 and listed.bytes == entry.size:
+                return Outcome(Result(uuid, Status.SKIPPED), entry)
+        entry = upload_fractal(conn, endpoint, container, record, session, timeout=timeout)
+        return Outcome(Result(uuid, Status.UPLOADED, entry.size), entry)
+    except StoreUnavailable:
+        raise
     except FirstappError as exc:
-        return Outcome(uuid, FAILED, reason=str(exc))
+        return Outcome(Result(uuid, Status.FAILED, message=str(exc)))
     except (swift.ClientException, requests.RequestException, OSError) as exc:
-        return Outcome(uuid, FAILED, reason=transfer_error(exc))
+        return Outcome(Result(uuid, Status.FAILED, message=f"uploading failed: {describe(exc)}"))
 
 
-def transfer_error(exc: Exception) -> str:
-    """One line for a failed transfer: what the store or the network said."""
-    if isinstance(exc, swift.ClientException):
-        reason = f"{exc.http_status} {exc.http_reason}" if exc.http_status else str(exc)
-        return f"the store refused it: {reason}"
-    return f"transfer failed: {exc}"
+def check_stored(conn: swift.Connection, container: str, uuid: str, entry: Entry) -> str | None:
+    """Why the object for ``uuid`` does not hold the bytes sent, or None (one HEAD)."""
+    try:
+        headers = store_call(conn, f"checking fractal {uuid}", conn.head_object, container,
+                             uuid)
+    except swift.ClientException as exc:
+        return f"checking it after the upload failed: {describe(exc)}"
+    except (requests.RequestException, OSError) as exc:
+        return f"checking it after the upload failed: {describe(exc)}"
+    etag = headers.get("etag", "").strip('"')
+    if etag != entry.md5 or headers.get("content-length") != str(entry.size):
+        return (f"after the upload the store holds {headers.get('content-length')} bytes "
+                f"with ETag {etag}, not the {entry.size} bytes sent (MD5 {entry.md5})")
+    return None
 
 
 # --- every fractal ----------------------------------------------------------------------
 
 
 @dataclass
-class BackupReport:
-    """Counts of one backup run; ``failures`` lists ``(uuid, reason)``."""
+class BackupReport(Tally):
+    """Counts of one backup run (``uploaded``, ``skipped``, ``pending``, ``refused``,
+    ``failed``), ``failures`` as ``(uuid, reason)``, and ``manifest``: the entries of
+    the manifest written (empty when none was)."""
 
-    container: str
-    uploaded: int = 0
-    skipped: int = 0
-    pending: int = 0
-    failed: int = 0
-    bytes_uploaded: int = 0
-    seconds: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)
+    manifest: dict[str, Entry] | None = None
+
+    uploaded = property(lambda self: self.counts[Status.UPLOADED])
+    skipped = property(lambda self: self.counts[Status.SKIPPED])
+    pending = property(lambda self: self.counts[Status.PENDING])
+    refused = property(lambda self: self.counts[Status.REFUSED])
+    failed = property(lambda self: self.counts[Status.FAILED])
+    bytes_uploaded = property(lambda self: self.bytes)
 
     @property
-    def ok(self) -> bool:
-        return self.failed == 0
-
-    def add(self, outcome: Outcome) -> None:
-        setattr(self, outcome.status, getattr(self, outcome.status) + 1)
-        self.bytes_uploaded += outcome.bytes
-        if outcome.status == FAILED:
-            self.failures.append((outcome.uuid, outcome.reason))
+    def failures(self) -> list[tuple[str, str]]:
+        return [(name, message) for status, name, message in self.messages
+                if status in (Status.FAILED, Status.REFUSED)]
 
     def summary(self) -> str:
         return (
             f"backup to container {self.container!r}: {self.uploaded} uploaded, "
             f"{self.skipped} skipped (already stored), {self.pending} pending (not rendered), "
-            f"{self.failed} failed; {self.bytes_uploaded} bytes uploaded in "
-            f"{self.seconds:.1f} s"
+            f"{self.refused} refused (not uuids), {self.failed} failed; "
+            f"{self.bytes_uploaded} bytes uploaded in {self.seconds:.1f} s"
+            + ("" if self.stopped is None else " (stopped early)")
         )
 
 
-def list_ready_and_pending(endpoint: str | None) -> list[dict[str, Any]]:
+def list_ready_and_pending(endpoint: str | None,
+                           timeout: float | None = None) -> list[dict[str, Any]]:
     """Every fractal of the app, once each, in the app's order."""
-    return client.list_fractals(endpoint)
+    return client.list_fractals(endpoint, timeout=timeout)
 
 
-def prepare_container(conn: swift.Connection, container: str) -> set[str]:
-    """Create the container if missing; return the names of the objects it holds."""
+def prepare_container(conn: swift.Connection, container: str) -> dict[str, Listed]:
+    """Create the container if missing; return its listing (name -> ETag and size)."""
     try:
-        _, objects = conn.get_container(container, full_listing=True)
-        return {obj["name"] for obj in objects}
+        return list_objects(conn, container)
     except swift.ClientException as exc:
         if exc.http_status != 404:
-            raise store_error(exc, f"listing container {container!r}", conn.url) from None
-    except requests.RequestException as exc:
-        raise store_error(exc, "listing", conn.url) from None
+            raise store_error(exc, conn, f"listing container {container!r}") from None
+    doing = f"creating container {container!r}"
     try:
-        conn.put_container(container)
-    except (swift.ClientException, requests.RequestException) as exc:
-        raise store_error(exc, f"creating container {container!r}", conn.url) from None
-    return set()
+        store_call(conn, doing, conn.put_container, container)
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        raise store_error(exc, conn, doing) from None
+    return {}
+
+
+def previous_manifest(conn: swift.Connection, container: str) -> dict[str, Entry]:
+    """The manifest of the last backup into ``container``, or {} (none, or damaged: a
+    damaged one is replaced at the end of this run)."""
+    try:
+        return read_manifest(conn, container) or {}
+    except DamagedManifest:
+        return {}
+
+
+def write_manifest(conn: swift.Connection, container: str, entries: Mapping[str, Entry]) -> None:
+    doing = f"writing the manifest {MANIFEST_NAME}"
+    data = manifest_bytes(entries)
+    try:
+        store_call(conn, doing, conn.put_object, container, MANIFEST_NAME, contents=data,
+                   etag=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+                   content_type="application/json")
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        raise store_error(exc, conn, doing) from None
 
 
 def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
-           workers: int = DEFAULT_WORKERS, *, progress: bool = False) -> BackupReport:
+           workers: int = DEFAULT_WORKERS, *, progress: bool = False,
+           timeout: float = DEFAULT_TIMEOUT) -> BackupReport:
     """Back up every fractal of the app at ``endpoint`` into ``container``.
 
     Uploads run on ``workers`` threads, each with its own connection from
-    ``conn_factory``. Per-fractal failures are counted in the report; a missing
-    app or store raises :class:`FirstappError`.
+    ``conn_factory``; every call to the app waits at most ``timeout`` seconds for an
+    answer (the connections' own timeout bounds the store's). Per-fractal failures are
+    counted in the report; a failure of the whole store stops the run and is in
+    ``report.stopped``; a missing app or store raises :class:`FirstappError`.
     """
-    if workers < 1:
-        raise FirstappError("--workers must be at least 1")
+    check_workers(workers)
     check_container_name(container)
+    check_timeout(timeout)
     started = time.perf_counter()
     report = BackupReport(container)
     conn = conn_factory()
     try:
-        records = list_ready_and_pending(endpoint)
-        stored = prepare_container(conn, container)
+        records = list_ready_and_pending(endpoint, timeout)
+        listing = prepare_container(conn, container)
+        known = previous_manifest(conn, container)
     finally:
         conn.close()
     todo = []
     for record in records:
-        if record["status"] == READY:
-            todo.append(record)
+        problem = check_record(record)
+        if problem is not None:
+            report.add(Result(record["uuid"], Status.REFUSED, message=problem))
+        elif record.get("status") != READY:
+            report.add(Result(record["uuid"], Status.PENDING))
         else:
-            report.add(Outcome(record["uuid"], PENDING))
+            todo.append(record)
 
     resources = PerThread(conn_factory)
+    written: dict[str, Entry] = {}
+    verified: dict[str, Entry] = {}
 
-    def task(record: dict[str, Any]) -> Outcome:
+    def task(record: dict[str, Any]) -> Result:
         thread_conn, session = resources.get()
-        return backup_fractal(thread_conn, endpoint, container, record,
-                              maybe_stored=record["uuid"] in stored, session=session)
+        uuid = record["uuid"]
+        outcome = backup_fractal(thread_conn, endpoint, container, record,
+                                 listed=listing.get(uuid), known=known.get(uuid),
+                                 session=session, timeout=timeout)
+        if outcome.entry is not None:
+            (written if outcome.result.status == Status.UPLOADED else verified)[uuid] = \
+                outcome.entry
+        return outcome.result
 
-    with tqdm(total=len(todo), desc="backing up", unit="fractal", disable=not progress) as bar:
-        def done(outcome: Outcome) -> None:
-            report.add(outcome)
-            bar.update(1)
+    def check(uuid: str) -> Result:
+        thread_conn, _ = resources.get()
+        problem = check_stored(thread_conn, container, uuid, written[uuid])
+        return Result(uuid, Status.FAILED if problem else Status.UPLOADED, message=problem or "")
 
-        try:
-            run_pool(todo, task, workers, done)
-        finally:
-            resources.close()
+    def checked(result: Result) -> None:
+        if result.status == Status.FAILED:
+            del written[result.name]
+            report.change(result.name, Status.UPLOADED, Status.FAILED, result.message)
+
+    stopped: FirstappError | None = None
+    try:
+        stopped = run_pool(todo, task, workers, report.add, desc="backing up", unit="fractal",
+                           progress=progress)
+        if stopped is None and written:
+            stopped = run_pool(sorted(written), check, workers, checked, desc="checking",
+                               unit="object", progress=progress)
+        if stopped is None:
+            current = {r["uuid"] for r in todo}
+            entries = {**{uuid: entry for uuid, entry in known.items()  # still there, as was
+                          if uuid not in current and uuid in listing
+                          and listing[uuid].hash == entry.md5},
+                       **verified, **written}
+            conn = conn_factory()
+            try:
+                write_manifest(conn, container, entries)
+            except FirstappError as exc:
+                stopped = exc
+            finally:
+                conn.close()
+            if stopped is None:
+                report.manifest = entries
+    finally:
+        resources.close()
+    if stopped is not None:
+        report.stopped = str(stopped)
     report.seconds = time.perf_counter() - started
     return report

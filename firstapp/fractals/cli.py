@@ -7,8 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from firstapp.cli import run
-from firstapp.errors import FirstappError
+from firstapp.errors import FirstappError, printable
 from firstapp.fractals.defaults import (
     DEFAULT_ENDPOINT,
     DEFAULT_PORT,
@@ -21,15 +20,11 @@ from firstapp.net import LOOPBACK, port_number
 # so that `firstapp --help` and the other command groups start quickly.
 
 
-def _db_url(args: argparse.Namespace) -> str:
-    from sqlalchemy.exc import ArgumentError
+def _db_url(args: argparse.Namespace, *, allow_memory: bool = True) -> str:
+    """``--db`` as a URL, checked up front (in memory only where nothing must persist)."""
+    from firstapp.fractals.db import check_db_url, resolve_db_url
 
-    from firstapp.fractals.db import resolve_db_url
-
-    try:
-        return resolve_db_url(args.db)
-    except ArgumentError as exc:
-        raise FirstappError(f"--db: not a database path or SQLAlchemy URL: {exc}") from None
+    return check_db_url(resolve_db_url(args.db), allow_memory=allow_memory)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -61,10 +56,11 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _print_table(records: list[dict[str, Any]]) -> None:
     print(f"{'uuid':36}  {'size':>8}  {'checksum':64}  dims")
-    for r in records:
-        checksum = r["checksum"] or f"({r['status']})"
-        size = r["size"] if r["size"] is not None else "-"
-        print(f"{r['uuid']:36}  {size:>8}  {checksum:64}  {r['width']}x{r['height']}")
+    for r in records:  # escaped: the records come from whatever answers at --endpoint
+        checksum = r.get("checksum") or f"({r.get('status')})"
+        size = r.get("size") if r.get("size") is not None else "-"
+        print(printable(f"{r['uuid']:36}  {size!s:>8}  {checksum!s:64}  "
+                        f"{r.get('width')}x{r.get('height')}"))
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -94,28 +90,46 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backup(args: argparse.Namespace) -> int:
-    from firstapp.fractals.backup import backup, connector_from_env
+def _transfer_args(args: argparse.Namespace) -> None:
+    """Check what backup and restore share before connecting to anything."""
+    from firstapp.fractals.transfer import check_container_name, check_timeout, check_workers
 
-    report = backup(args.endpoint, connector_from_env(), args.container, args.workers,
-                    progress=True)
-    for uuid, reason in report.failures:
-        print(f"failed: {uuid}: {reason}", file=sys.stderr)
-    print(report.summary())
+    check_container_name(args.container)
+    check_workers(args.workers)
+    check_timeout(args.timeout)
+
+
+def _finish(report: Any) -> int:
+    """Print a report's lines (stderr) and summary (stdout); its exit status."""
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    print(printable(report.summary()))
+    if report.stopped is not None:
+        raise FirstappError(report.stopped)
     return 0 if report.ok else 1
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from firstapp.fractals.backup import backup
+    from firstapp.fractals.transfer import connector_from_env
+
+    _transfer_args(args)
+    report = backup(args.endpoint, connector_from_env(timeout=args.timeout), args.container,
+                    args.workers, progress=True, timeout=args.timeout)
+    return _finish(report)
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from firstapp.fractals.backup import connector_from_env
     from firstapp.fractals.restore import restore
+    from firstapp.fractals.transfer import connector_from_env
 
-    report = restore(connector_from_env(), args.container, _db_url(args), args.workers,
-                     progress=True)
-    labels = {"ignored": "warning", "conflicts": "conflict", "failed": "failed"}
-    for status, message in report.messages:
-        print(f"{labels.get(status, status)}: {message}", file=sys.stderr)
-    print(report.summary())
-    return 0 if report.ok else 1
+    _transfer_args(args)
+    if not args.settle >= 0:
+        raise FirstappError(f"--settle must be 0 or more seconds (got {args.settle})")
+    db_url = _db_url(args, allow_memory=False)
+    report = restore(connector_from_env(timeout=args.timeout), args.container, db_url,
+                     args.workers, progress=True, timeout=args.timeout, settle=args.settle)
+    return _finish(report)
 
 
 def _add_endpoint(parser: argparse.ArgumentParser) -> None:
@@ -128,13 +142,17 @@ def _add_endpoint(parser: argparse.ArgumentParser) -> None:
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", default=None, metavar="PATH|URL",
-        help=f"SQLite file or SQLAlchemy database URL (default: {default_db_path()})",
+        help="SQLite file or SQLAlchemy database URL "
+        f"(default: $FRACTALS_DB, else {default_db_path()})",
     )
 
 
-def _add_workers(parser: argparse.ArgumentParser) -> None:
+def _add_transfer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=8,
                         help="concurrent transfers, one connection each (default: 8)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="longest wait for any answer from the store or the app; a store "
+                        "that does not answer in time stops the run (default: 30)")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -184,29 +202,27 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "backup", help="copy every fractal's image into an object storage container",
         description="Back up every rendered fractal into a Swift container, one object per "
         "uuid, with the record as metadata. Needs the OS_* variables: "
-        'eval "$(firstapp cloud env)". Objects already stored with the same checksum are '
-        "skipped, so a second run uploads nothing and an interrupted run can be run again.",
+        'eval "$(firstapp cloud env)". An object whose stored ETag is already the MD5 of the '
+        "app's image is skipped, so a second run uploads nothing and an interrupted run can "
+        "be run again. Ends by checking every object written and writing a manifest.",
     )
     backup.add_argument("--container", required=True, help="the container (created if missing)")
     _add_endpoint(backup)
-    _add_workers(backup)
+    _add_transfer(backup)
     backup.set_defaults(func=_backup)
 
     restore = sub.add_parser(
         "restore", help="restore backed-up fractals into an app database",
         description="Restore every fractal backed up in a container into a Fractals app "
         "database, checking each image against its checksum. Existing fractals are never "
-        "overwritten. Needs the OS_* variables: eval \"$(firstapp cloud env)\".",
+        "overwritten. Exits non-zero, naming them, when objects the backup's manifest names "
+        "could not be restored. Needs the OS_* variables: eval \"$(firstapp cloud env)\".",
     )
     restore.add_argument("--container", required=True, help="the backup container")
     _add_db(restore)
-    _add_workers(restore)
+    _add_transfer(restore)
+    restore.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
+                         help="how long to read the container listing again until it shows "
+                         "every object the backup's manifest names (default: 10)")
     restore.set_defaults(func=_restore)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m firstapp.fractals ...``: the same commands without the other groups."""
-    parser = argparse.ArgumentParser(prog="firstapp")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["fractals", *(sys.argv[1:] if argv is None else argv)])
-    return run(args)

@@ -83,13 +83,13 @@ def _request(method: str, endpoint: str | None, path: str,
     return response
 
 
-def _json(response: requests.Response, what: str) -> Any:
+def _json(response: requests.Response, endpoint: str | None, what: str) -> Any:
     """The response's JSON body, or a clear error naming the app and what was asked."""
     try:
         return response.json()
     except (ValueError, requests.RequestException) as exc:
         raise FractalsAPIError(
-            f"the Fractals app at {_base(response.url.split('/v1/', 1)[0])} answered {what} "
+            f"the Fractals app at {_base(endpoint)} answered {what} "
             f"with something that is not JSON ({response.headers.get('Content-Type')!r}, "
             f"{exc.__class__.__name__}); is --endpoint a Fractals app?"
         ) from None
@@ -109,7 +109,7 @@ def list_page(endpoint: str | None, page: int = 1, results_per_page: int = PAGE_
     """
     params = {"page": page, "results_per_page": results_per_page}
     listing = _json(_request("GET", endpoint, "/v1/fractal", session, params=params,
-                             timeout=timeout), "the listing")
+                             timeout=timeout), endpoint, "the listing")
     if not (isinstance(listing, dict)
             and all(_is_count(listing.get(key)) for key in ("num_results", "total_pages"))
             and isinstance(listing.get("objects"), list)
@@ -179,7 +179,7 @@ def list_fractals(endpoint: str | None, *, results_per_page: int = PAGE_SIZE,
 def get_fractal(endpoint: str | None, uuid: str, *,
                 session: requests.Session | None = None) -> dict[str, Any]:
     """One fractal's record."""
-    return _json(_request("GET", endpoint, f"/v1/fractal/{uuid}", session), "a record")
+    return _json(_request("GET", endpoint, f"/v1/fractal/{uuid}", session), endpoint, "a record")
 
 
 def delete_fractal(endpoint: str | None, uuid: str, *,
@@ -242,7 +242,8 @@ def create_fractal(endpoint: str | None, params: FractalParams | Mapping[str, An
     body = dict(params.as_dict() if isinstance(params, FractalParams) else params)
     if uuid is not None:
         body["uuid"] = uuid
-    return _json(_request("POST", endpoint, "/v1/fractal", session, json=body), "a new fractal")
+    return _json(_request("POST", endpoint, "/v1/fractal", session, json=body), endpoint,
+                 "a new fractal")
 
 
 def wait_until_rendered(endpoint: str | None, uuids: Iterable[str], *,

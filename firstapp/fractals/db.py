@@ -2,40 +2,100 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-from firstapp.fractals.defaults import default_db_path
+from firstapp.errors import FirstappError
+from firstapp.fractals.defaults import default_db
 from firstapp.fractals.models import Base
 
 
+class InvalidDatabase(FirstappError):
+    """A ``--db`` that cannot work: unparsable, in memory where it must persist, or a path
+    where no database file can be."""
+
+
 def resolve_db_url(db: str | Path | None) -> str:
-    """A SQLAlchemy URL for ``--db``: a URL as given, a path as an SQLite URL."""
+    """A SQLAlchemy URL for ``--db``: a URL as given, a path as an SQLite URL.
+
+    Raises :class:`InvalidDatabase` for a URL SQLAlchemy cannot parse.
+    """
     if db is None:
-        db = default_db_path()
+        db = default_db()  # $FRACTALS_DB, else the default file
     text = str(db)
     if "://" in text:
-        make_url(text)  # raises ArgumentError when malformed
+        _parse(text)
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _parse(db_url: str) -> URL:
+    try:
+        return make_url(db_url)
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise InvalidDatabase(
+            f"--db: {shown_url(db_url)} is not a database path or SQLAlchemy URL ({exc})"
+        ) from None
+
+
+def in_memory(url: URL) -> bool:
+    """True for an SQLite database that lives in memory (``sqlite://``, ``:memory:``,
+    ``file:...?mode=memory``): it is gone when the process ends."""
+    return url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    )
+
+
+def check_db_url(db_url: str, *, allow_memory: bool = False) -> str:
+    """``db_url`` if a database can live there, else :class:`InvalidDatabase` saying why.
+
+    Checks, without creating anything: that SQLAlchemy can parse it; that it is not an
+    in-memory SQLite database (unless ``allow_memory``: nothing written there is kept);
+    that an SQLite file path is not a directory and not below a regular file.
+    """
+    url = _parse(db_url)
+    if in_memory(url):
+        if allow_memory:
+            return db_url
+        raise InvalidDatabase(
+            f"--db: {db_url} is an in-memory database: nothing written to it "
+            "would be kept; give a file path or a server's URL"
+        )
+    path = sqlite_path(db_url)
+    if path is None:
+        return db_url
+    if path.name.startswith("file:") or str(path).startswith("file:"):
+        return db_url  # an SQLite URI filename: SQLite resolves it
+    if path.is_dir():
+        raise InvalidDatabase(f"--db: {path} is a directory, not a database file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InvalidDatabase(
+                    f"--db: {path} is below {parent}, which is a file, not a directory"
+                )
+            break
+    return db_url
 
 
 def shown_url(db_url: str) -> str:
     """The URL for messages and logs: any password replaced by ``***``."""
     try:
         return make_url(db_url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: nothing to hide in it either
-        return db_url
+    except Exception:  # not a URL SQLAlchemy can parse: hide what looks like a password
+        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", db_url)
 
 
 def sqlite_path(db_url: str) -> Path | None:
     """The file behind an SQLite URL, or None (another database, or in memory)."""
     url = make_url(db_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    if url.get_backend_name() != "sqlite" or in_memory(url):
         return None
     return Path(url.database)
 

@@ -2,10 +2,16 @@
 
 The app has no endpoint that accepts image bytes, so records are written directly
 through SQLAlchemy with the app's model. Each object is downloaded (streamed),
-its SHA-256 checked against the checksum in its metadata, and the record inserted
-with exactly those bytes. A uuid already in the database is never overwritten:
-with the same checksum it is skipped, with another it is reported as a conflict.
-Objects without fractal metadata are skipped with a warning.
+its SHA-256 checked against the checksum in its metadata (and the manifest's), and
+the record inserted with exactly those bytes. A uuid already in the database is never
+overwritten: with the same checksum it is skipped, with another it is reported as a
+conflict. Objects without fractal metadata are skipped with a warning.
+
+What complete means comes from the backup's manifest: every uuid it names must be
+restored (or already be in the database). The container listing can lag behind the
+objects under load, so it is read again until it shows every uuid of the manifest,
+for at most ``settle`` seconds; each uuid is then fetched by name whether the listing
+shows it or not, and one the store does not have is reported missing.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,28 +29,39 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from swiftclient import client as swift
-from tqdm import tqdm
 
 from firstapp.errors import FirstappError
-from firstapp.fractals.backup import (
-    CHUNK_SIZE,
-    DEFAULT_WORKERS,
-    ConnFactory,
-    PerThread,
-    check_container_name,
-    run_pool,
-    store_error,
-    transfer_error,
-)
-from firstapp.fractals.db import make_engine, make_sessionmaker, shown_url
+from firstapp.fractals.db import check_db_url, make_engine, make_sessionmaker, shown_url
 from firstapp.fractals.models import READY, Fractal, utcnow
 from firstapp.fractals.params import InvalidParameter, validate
-
-RESTORED, SKIPPED, CONFLICT, IGNORED, FAILED = (
-    "restored", "skipped", "conflicts", "ignored", "failed",
+from firstapp.fractals.transfer import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_WORKERS,
+    MANIFEST_NAME,
+    ConnFactory,
+    DamagedManifest,
+    Entry,
+    Listed,
+    PerThread,
+    Result,
+    Status,
+    Tally,
+    canonical_uuid,
+    check_container_name,
+    check_timeout,
+    check_workers,
+    describe,
+    list_objects,
+    read_manifest,
+    run_pool,
+    store_call,
+    store_error,
+    upper_case_uuid,
 )
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: Seconds to wait for the container listing to show every uuid of the manifest.
+DEFAULT_SETTLE = 10.0
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _META = "x-object-meta-"
 
@@ -65,9 +82,9 @@ def record_from_metadata(name: str, headers: Mapping[str, str]) -> dict[str, Any
     """
     checksum = headers.get(_META + "checksum")
     if checksum is None:
-        raise NotABackup(f"object {name!r} has no checksum metadata: not a fractal backup")
-    if not _UUID.match(name):
-        raise NotABackup(f"object {name!r} is not named by a fractal uuid: not a fractal backup")
+        raise NotABackup("it has no checksum metadata: not a fractal backup")
+    if canonical_uuid(name) is None:
+        raise NotABackup("it is not named by a fractal uuid: not a fractal backup")
     if not _SHA256.match(checksum):
         raise BadBackup(f"its checksum metadata {checksum!r} is not a SHA-256 hex digest")
 
@@ -97,49 +114,42 @@ def record_from_metadata(name: str, headers: Mapping[str, str]) -> dict[str, Any
     return record
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one object: restored, skipped, conflicts, ignored or failed."""
-
-    name: str
-    status: str
-    bytes: int = 0
-    message: str = ""
-
-
-def _download(conn: swift.Connection, container: str, name: str) -> tuple[dict, bytes]:
-    """The object's record and its bytes, checked against the checksum and Swift's ETag."""
-    headers, body = conn.get_object(container, name, resp_chunk_size=CHUNK_SIZE)
-    try:
-        record = record_from_metadata(name, headers)
-        md5, sha256, data = hashlib.md5(usedforsecurity=False), hashlib.sha256(), bytearray()
-        for chunk in body:
-            md5.update(chunk)
-            sha256.update(chunk)
-            data += chunk
-    finally:
-        body.close()
-    if sha256.hexdigest() != record["checksum"]:
+def _download(conn: swift.Connection, container: str, name: str,
+              expected: Entry | None) -> tuple[dict, bytes]:
+    """The object's record and its bytes, checked against the checksum in its metadata,
+    Swift's ETag and, when the manifest names it, the manifest's SHA-256."""
+    headers, data = store_call(conn, f"downloading object {name}", conn.get_object,
+                               container, name)
+    record = record_from_metadata(name, headers)
+    sha256 = hashlib.sha256(data).hexdigest()
+    if sha256 != record["checksum"]:
         raise BadBackup(
-            f"its bytes have SHA-256 {sha256.hexdigest()}, not the checksum in its metadata "
+            f"its bytes have SHA-256 {sha256}, not the checksum in its metadata "
             f"({record['checksum']}): the copy is damaged"
         )
     if len(data) != record["size"]:
         raise BadBackup(f"it holds {len(data)} bytes, its metadata says {record['size']}")
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     plain = "x-static-large-object" not in headers and "x-object-manifest" not in headers
-    if plain and headers.get("etag", "").strip('"') != md5.hexdigest():
+    if plain and headers.get("etag", "").strip('"') != md5:
         raise BadBackup(f"Swift's ETag {headers.get('etag')} is not the MD5 of the bytes read")
-    return record, bytes(data)
+    if expected is not None and expected.sha256 != sha256:
+        raise BadBackup(
+            f"its bytes have SHA-256 {sha256}, but the backup's manifest says "
+            f"{expected.sha256}: it was replaced after the backup was made"
+        )
+    return record, data
 
 
 def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: bytes,
-            created: datetime) -> str:
+            created: datetime) -> Status:
     """Insert the record unless its uuid exists; return RESTORED, SKIPPED or CONFLICT."""
     try:
         with sessions.begin() as session:
             current = session.get(Fractal, record["uuid"])
             if current is not None:
-                return SKIPPED if current.checksum == record["checksum"] else CONFLICT
+                return Status.SKIPPED if current.checksum == record["checksum"] \
+                    else Status.CONFLICT
             session.add(Fractal(
                 **{**record, "created_at": record["created_at"] or created},
                 status=READY, image=image,
@@ -147,108 +157,182 @@ def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: byte
     except IntegrityError:  # inserted meanwhile by someone else
         with sessions() as session:
             current = session.get(Fractal, record["uuid"])
-            return SKIPPED if current and current.checksum == record["checksum"] else CONFLICT
-    return RESTORED
+            same = current is not None and current.checksum == record["checksum"]
+            return Status.SKIPPED if same else Status.CONFLICT
+    return Status.RESTORED
+
+
+def _not_named_by_a_uuid(conn: swift.Connection, container: str, name: str) -> Result:
+    """An object whose name is not a canonical uuid: ignored unless it claims to be a
+    backup (checksum metadata), then refused, saying why."""
+    headers = store_call(conn, f"reading object {name}",
+                                              conn.head_object, container, name)
+    if _META + "checksum" not in headers:
+        return Result(name, Status.IGNORED, message="not a fractal backup; skipped")
+    lower = upper_case_uuid(name)
+    if lower is not None:
+        return Result(name, Status.REFUSED, message=(
+            "named by an upper-case uuid, but backups name objects by the canonical "
+            f"lower-case form: not written by `firstapp fractals backup`, so not restored "
+            f"(copy it to {lower} to restore it)"
+        ))
+    return Result(name, Status.REFUSED, message=(
+        "it carries fractal metadata but its name is not a uuid in canonical form; "
+        "not restored"
+    ))
 
 
 def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], container: str,
-                   name: str, existing: str | None, created: datetime) -> Outcome:
-    """Restore one object; ``existing`` is the database's checksum for this uuid, if any."""
+                   name: str, existing: str | None, created: datetime, *,
+                   expected: Entry | None = None) -> Result:
+    """Restore one object; ``existing`` is the database's checksum for this uuid, if any,
+    ``expected`` the manifest's entry for it. :class:`StoreUnavailable` is raised."""
     downloaded = 0
     try:
+        if canonical_uuid(name) is None:
+            return _not_named_by_a_uuid(conn, container, name)
+        if existing is not None and expected is not None and existing == expected.sha256:
+            return Result(name, Status.SKIPPED)  # the manifest says it is the same image
         if existing is not None:  # decide from the metadata alone: no download
-            record = record_from_metadata(name, conn.head_object(container, name))
-            status = SKIPPED if existing == record["checksum"] else CONFLICT
+            headers = store_call(conn, f"reading object {name}", conn.head_object,
+                                 container, name)
+            record = record_from_metadata(name, headers)
+            status = Status.SKIPPED if existing == record["checksum"] else Status.CONFLICT
         else:
-            record, image = _download(conn, container, name)
+            record, image = _download(conn, container, name, expected)
             downloaded = len(image)
             status = _insert(sessions, record, image, created)
-        if status == CONFLICT:
-            return Outcome(name, CONFLICT, downloaded, message=(
+        if status == Status.CONFLICT:
+            return Result(name, status, downloaded, message=(
                 f"the database already holds a fractal {name} that differs from the "
                 f"backup (checksum {record['checksum']}); left as it is"
             ))
-        return Outcome(name, status, downloaded)
+        return Result(name, status, downloaded)
     except NotABackup as exc:
-        return Outcome(name, IGNORED, message=f"{exc}; skipped")
+        return Result(name, Status.IGNORED, message=f"{exc}; skipped")
     except BadBackup as exc:
-        return Outcome(name, FAILED, message=f"{exc}; not restored")
-    except (swift.ClientException, requests.RequestException, OSError) as exc:
-        return Outcome(name, FAILED, message=transfer_error(exc))
+        return Result(name, Status.FAILED, downloaded, message=f"{exc}; not restored")
+    except swift.ClientException as exc:
+        if exc.http_status == 404 and expected is not None:
+            return Result(name, Status.MISSING, message=(
+                "the backup's manifest names it, but the container does not hold it; "
+                "not restored"
+            ))
+        if exc.http_status == 404:
+            return Result(name, Status.FAILED, message="it was deleted while the restore ran")
+        return Result(name, Status.FAILED, message=f"downloading failed: {describe(exc)}")
+    except (requests.RequestException, OSError) as exc:
+        return Result(name, Status.FAILED, message=f"downloading failed: {describe(exc)}")
     except SQLAlchemyError as exc:
-        return Outcome(name, FAILED, message=f"writing to the database failed: {exc}")
+        return Result(name, Status.FAILED, message=f"writing to the database failed: {exc}")
 
 
 @dataclass
-class RestoreReport:
-    """Counts of one restore run, with the messages behind conflicts, ignored and failed."""
+class RestoreReport(Tally):
+    """Counts of one restore run (``restored``, ``skipped``, ``conflicts``, ``ignored``,
+    ``refused``, ``missing``, ``failed``), with the messages behind them and
+    ``manifest``: whether the container had a (valid) manifest."""
 
-    container: str
-    restored: int = 0
-    skipped: int = 0
-    conflicts: int = 0
-    ignored: int = 0
-    failed: int = 0
-    bytes_downloaded: int = 0
-    seconds: float = 0.0
-    messages: list[tuple[str, str]] = field(default_factory=list)  # (status, message)
+    manifest: bool = False
 
-    @property
-    def ok(self) -> bool:
-        """No failures and no conflicts (ignored objects only warn)."""
-        return self.failed == 0 and self.conflicts == 0
-
-    def add(self, outcome: Outcome) -> None:
-        setattr(self, outcome.status, getattr(self, outcome.status) + 1)
-        self.bytes_downloaded += outcome.bytes
-        if outcome.message:
-            self.messages.append((outcome.status, f"{outcome.name}: {outcome.message}"))
+    restored = property(lambda self: self.counts[Status.RESTORED])
+    skipped = property(lambda self: self.counts[Status.SKIPPED])
+    conflicts = property(lambda self: self.counts[Status.CONFLICT])
+    ignored = property(lambda self: self.counts[Status.IGNORED])
+    refused = property(lambda self: self.counts[Status.REFUSED])
+    missing = property(lambda self: self.counts[Status.MISSING])
+    failed = property(lambda self: self.counts[Status.FAILED])
+    bytes_downloaded = property(lambda self: self.bytes)
 
     def summary(self) -> str:
         return (
             f"restore from container {self.container!r}: {self.restored} restored, "
             f"{self.skipped} skipped (already in the database), {self.conflicts} conflicts, "
-            f"{self.ignored} ignored (not fractal backups), {self.failed} failed; "
-            f"{self.bytes_downloaded} bytes downloaded in {self.seconds:.1f} s"
+            f"{self.ignored} ignored (not fractal backups), {self.refused} refused "
+            f"(not canonical uuids), {self.missing} missing (in the manifest, not in the "
+            f"container), {self.failed} failed; {self.bytes_downloaded} bytes downloaded in "
+            f"{self.seconds:.1f} s" + ("" if self.stopped is None else " (stopped early)")
         )
 
 
-def list_container(conn: swift.Connection, container: str) -> list[str]:
-    """The object names in ``container``; a clear error when it does not exist."""
+def list_container(conn: swift.Connection, container: str) -> dict[str, Listed]:
+    """The objects in ``container`` but the manifest; a clear error when it does not exist."""
     try:
-        _, objects = conn.get_container(container, full_listing=True)
+        return list_objects(conn, container)
     except swift.ClientException as exc:
         if exc.http_status == 404:
             raise FirstappError(
                 f"there is no container {container!r} in this account, so nothing to restore; "
                 "check --container (`swift list` shows the containers)"
             ) from None
-        raise store_error(exc, f"listing container {container!r}", conn.url) from None
-    except requests.RequestException as exc:
-        raise store_error(exc, "listing", conn.url) from None
-    return [obj["name"] for obj in objects]
+        raise store_error(exc, conn, f"listing container {container!r}") from None
+
+
+def settled_listing(conn: swift.Connection, container: str, listing: dict[str, Listed],
+                    manifest: Mapping[str, Entry], settle: float) -> dict[str, Listed]:
+    """Read the listing again until it shows every object of the manifest with its ETag,
+    for at most ``settle`` seconds; return the last reading."""
+    deadline = time.monotonic() + settle
+    delay = 0.2
+    while any(uuid not in listing or listing[uuid].hash != entry.md5
+              for uuid, entry in manifest.items()) and time.monotonic() < deadline:
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 2.0)
+        listing = list_container(conn, container)
+    return listing
 
 
 def restore(conn_factory: ConnFactory, container: str, db_url: str,
-            workers: int = DEFAULT_WORKERS, *, progress: bool = False) -> RestoreReport:
+            workers: int = DEFAULT_WORKERS, *, progress: bool = False,
+            timeout: float = DEFAULT_TIMEOUT, settle: float = DEFAULT_SETTLE) -> RestoreReport:
     """Restore every fractal backed up in ``container`` into the database at ``db_url``.
 
-    Fractals restored without a creation time in their metadata all get the
-    time the restore started (the app then lists them in uuid order).
+    Works from the backup's manifest plus the container listing (the listing alone for
+    a backup without a manifest, with a note saying so). Fractals restored without a
+    creation time in their metadata all get the time the restore started (the app then
+    lists them in uuid order). ``timeout`` is only checked here: the connections from
+    ``conn_factory`` carry their own.
     """
-    if workers < 1:
-        raise FirstappError("--workers must be at least 1")
+    check_workers(workers)
     check_container_name(container)
+    check_timeout(timeout)
+    check_db_url(db_url)
     started, created = time.perf_counter(), utcnow()
     report = RestoreReport(container)
     conn = conn_factory()
     try:
-        names = list_container(conn, container)
+        listing = list_container(conn, container)
+        try:
+            manifest = read_manifest(conn, container)
+        except DamagedManifest as exc:
+            manifest = None
+            report.add(Result(MANIFEST_NAME, Status.FAILED, message=(
+                f"the backup's manifest is damaged ({exc}): restoring what the listing shows, "
+                "so objects missing from it could not be noticed"
+            )))
+        else:
+            if manifest is None:
+                report.notes.append(
+                    f"container {container!r} has no backup manifest (a backup made before "
+                    "manifests, or one that never finished): restoring what the listing "
+                    "shows, so objects missing from it cannot be noticed"
+                )
+            else:
+                report.manifest = True
+                listing = settled_listing(conn, container, listing, manifest, settle)
+                lagging = sorted(set(manifest) - set(listing))
+                if lagging:
+                    report.notes.append(
+                        f"after {settle:g} s the container listing still lacks {len(lagging)} "
+                        "object(s) the manifest names; fetching them by name"
+                    )
     finally:
         conn.close()
+    manifest = manifest or {}
+    names = sorted(set(listing) | set(manifest))
     try:
         engine = make_engine(db_url)
-    except (SQLAlchemyError, ImportError) as exc:  # ImportError: no driver for that database
+    except (SQLAlchemyError, ImportError, OSError) as exc:  # ImportError: no driver
         raise FirstappError(f"cannot open the database {shown_url(db_url)}: {exc}") from None
     sessions = make_sessionmaker(engine)
     resources = PerThread(conn_factory)
@@ -263,20 +347,17 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
                 "is it a Fractals app database? (--db a new file creates one)"
             ) from None
 
-        def task(name: str) -> Outcome:
+        def task(name: str) -> Result:
             thread_conn, _ = resources.get()
             return restore_object(thread_conn, sessions, container, name, existing.get(name),
-                                  created)
+                                  created, expected=manifest.get(name))
 
-        with tqdm(total=len(names), desc="restoring", unit="object",
-                  disable=not progress) as bar:
-            def done(outcome: Outcome) -> None:
-                report.add(outcome)
-                bar.update(1)
-
-            run_pool(names, task, workers, done)
+        stopped = run_pool(names, task, workers, report.add, desc="restoring", unit="object",
+                           progress=progress)
     finally:
         resources.close()
         engine.dispose()
+    if stopped is not None:
+        report.stopped = str(stopped)
     report.seconds = time.perf_counter() - started
     return report

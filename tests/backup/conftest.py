@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from swiftclient import client as swift
 from firstapp.cloud.client import connection
 from firstapp.cloud.control import CloudInfo
 from firstapp.cloud.fixtures import delete_container
-from firstapp.fractals.backup import BackupReport, ConnFactory, backup
+from firstapp.fractals.backup import BackupReport, backup
 from firstapp.fractals.fixtures import FractalsApp, start_fractals_app
+from firstapp.fractals.transfer import MANIFEST_NAME, ConnFactory
 
 #: Fractals in the shared app: more than the API's largest page (100 would be
 #: slower to seed); 60 at 48x48 take well under a second to render.
@@ -72,4 +74,11 @@ def object_sha256(conn: swift.Connection, container: str, name: str) -> tuple[di
 
 
 def object_names(conn: swift.Connection, container: str) -> list[str]:
-    return [obj["name"] for obj in conn.get_container(container, full_listing=True)[1]]
+    """The fractals' objects in ``container`` (every object but the backup's manifest)."""
+    return [obj["name"] for obj in conn.get_container(container, full_listing=True)[1]
+            if obj["name"] != MANIFEST_NAME]
+
+
+def read_manifest_json(conn: swift.Connection, container: str) -> dict:
+    """The manifest object's JSON, read with the independent client."""
+    return json.loads(conn.get_object(container, MANIFEST_NAME)[1])

@@ -19,7 +19,13 @@ from firstapp.fractals.backup import backup, meta_header
 from firstapp.fractals.db import make_engine
 from firstapp.fractals.models import Fractal
 from firstapp.fractals.params import FractalParams
-from tests.backup.conftest import COUNT, object_names, object_sha256, run_cli
+from tests.backup.conftest import (
+    COUNT,
+    object_names,
+    object_sha256,
+    read_manifest_json,
+    run_cli,
+)
 
 SUMMARY = re.compile(r"(\d+) uploaded, (\d+) skipped .*, (\d+) pending .*, (\d+) failed; "
                      r"(\d+) bytes uploaded in [\d.]+ s")
@@ -37,9 +43,16 @@ def test_backup_stores_every_fractal_once_with_its_record(app60, backed_up, swif
     assert (report.uploaded, report.skipped, report.pending, report.failed) == (COUNT, 0, 0, 0)
     assert report.bytes_uploaded == sum(f["size"] for f in app60.fractals)
     assert sorted(object_names(swift_conn, container)) == sorted(app60.uuids)
+    manifest = read_manifest_json(swift_conn, container)
+    assert (manifest["format"], manifest["version"], manifest["count"]) == (
+        "firstapp-fractals-backup", 1, COUNT)
+    assert sorted(manifest["objects"]) == sorted(app60.uuids)
     for record in app60.fractals:
         headers, digest = object_sha256(swift_conn, container, record["uuid"])
         assert digest == record["checksum"]
+        entry = manifest["objects"][record["uuid"]]  # binds the app's checksum to the ETag
+        assert (entry["sha256"], entry["md5"], entry["size"]) == (
+            record["checksum"], headers["etag"], record["size"])
         assert headers["content-type"] == "image/png"
         for field in ("checksum", "size", "width", "height", "iterations", "generated_by"):
             assert headers[meta_header(field).lower()] == str(record[field]), field
@@ -103,7 +116,7 @@ def test_wrong_or_stale_objects_are_uploaded_again(fractals_app_factory, conn_fa
                                                    container, swift_conn):
     app = fractals_app_factory(5, seed=4, width=32, height=32)
     backup(app.endpoint, conn_factory, container)
-    foreign, stale, truncated = app.fractals[:3]
+    foreign, stale, truncated, changed = app.fractals[:4]
     # another program's object under a fractal's uuid, without our metadata
     swift_conn.put_object(container, foreign["uuid"], b"not a png")
     # an older image of this uuid, backed up with its own (other) checksum
@@ -113,10 +126,15 @@ def test_wrong_or_stale_objects_are_uploaded_again(fractals_app_factory, conn_fa
     # the right checksum in the metadata but not the bytes it describes
     swift_conn.put_object(container, truncated["uuid"], b"\x89PNG", headers={
         "X-Object-Meta-Checksum": truncated["checksum"]})
+    # other bytes of the same size, every piece of metadata kept as the backup wrote it
+    headers, image = swift_conn.get_object(container, changed["uuid"])
+    metadata = {k: v for k, v in headers.items() if k.startswith("x-object-meta-")}
+    swift_conn.put_object(container, changed["uuid"], bytes(reversed(image)),
+                          headers=metadata, content_type="image/png")
 
     report = backup(app.endpoint, conn_factory, container)
 
-    assert (report.uploaded, report.skipped, report.failed) == (3, 2, 0)
+    assert (report.uploaded, report.skipped, report.failed) == (4, 1, 0)
     for record in app.fractals:
         headers, digest = object_sha256(swift_conn, container, record["uuid"])
         assert digest == record["checksum"] == headers["x-object-meta-checksum"]
@@ -171,8 +189,9 @@ def test_an_image_cut_off_by_the_app_is_reported_as_a_read_failure(app60, conn_f
 
         threading.Thread(target=answer_once, daemon=True).start()
         endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
-        with pytest.raises(FirstappError, match=rf"reading the image from the app failed "
-                                                rf"after \d+ of {record['size']} bytes"):
+        with pytest.raises(FirstappError, match=rf"reading the image of fractal "
+                                                rf"{record['uuid']} from the Fractals app at "
+                                                rf"{endpoint} failed after \d+ bytes"):
             upload_fractal(conn_factory(), endpoint, container, record)
     with pytest.raises(ClientException) as missing:
         swift_conn.head_object(container, record["uuid"])
