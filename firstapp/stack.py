@@ -1,42 +1,156 @@
-"""The tutorial's local stack: a local cloud plus a Fractals app with known fractals."""
+"""The tutorial's stack: a local cloud plus a Fractals app serving a known set of fractals.
+
+One set of constants and one module that starts it, for ``make tutorial``, ``make lab``,
+the notebook builder and the tests, so what a learner sees in JupyterLab matches the
+committed notebooks' outputs. :data:`CREATE_COMMAND` rebuilds the same images in any app.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from firstapp.cloud import control
-from firstapp.net import free_port
+from firstapp.errors import FirstappError
+from firstapp.fractals.defaults import DEFAULT_PORT as FRACTALS_PORT
+from firstapp.net import LOOPBACK, free_port
 
-#: What the notebooks' committed outputs were made with: seeded, small, more than a page.
-NOTEBOOK_FRACTALS = 12
-NOTEBOOK_SEED = 2015
-NOTEBOOK_SIZE = (128, 192)
+#: How many fractals the stack serves: more than one page of the API's 10 per page.
+FRACTALS = 12
+#: The seed of their parameters and uuids.
+SEED = 2015
+#: Their width and height in pixels.
+SIZE = 192
+#: The command that asks any Fractals app for the same images (same parameters, same
+#: SHA-256 checksums; the app picks new uuids).
+CREATE_COMMAND = (f"firstapp fractals create -n {FRACTALS} --seed {SEED} "
+                  f"--width {SIZE} --height {SIZE}")
+#: Seconds to wait for the app to render the stack's fractals.
+RENDER_TIMEOUT = 300.0
+
+
+def serve_fractals(endpoint: str, n: int = FRACTALS, seed: int = SEED,
+                   size: int = SIZE) -> int:
+    """Make the app at ``endpoint`` serve the stack's fractals; return how many it lists.
+
+    Creates the ones it lacks through the API, with the uuids and parameters of
+    :func:`~firstapp.fractals.seed.seeded_fractals` (fractals already there are left
+    alone, so it is safe to repeat), and waits until all are rendered.
+    """
+    from firstapp.fractals import client
+    from firstapp.fractals.seed import seeded_fractals
+
+    wanted = seeded_fractals(n, seed, width=size, height=size)
+    for uuid, params in wanted:
+        try:
+            client.get_fractal(endpoint, uuid)
+        except client.FractalsAPIError as exc:
+            if exc.status != 404:
+                raise
+            client.create_fractal(endpoint, params, uuid=uuid)
+    client.wait_until_rendered(endpoint, [uuid for uuid, _ in wanted], timeout=RENDER_TIMEOUT)
+    return client.list_page(endpoint, 1)["num_results"]
 
 
 @contextmanager
-def local_stack(workdir: Path, fractals: int = NOTEBOOK_FRACTALS, seed: int = NOTEBOOK_SEED,
-                size: tuple[int, int] = NOTEBOOK_SIZE) -> Iterator[dict[str, str]]:
-    """Start a private cloud and Fractals app below ``workdir`` on free ports; yield the
-    environment (OS_* and FRACTALS_ENDPOINT) that points the samples at them."""
+def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
+                size: int = SIZE) -> Iterator[dict[str, str]]:
+    """A private stack below ``workdir`` on free ports, stopped afterwards.
+
+    Yields the environment (``OS_*`` and ``FRACTALS_ENDPOINT``) that points the samples
+    at it. The notebook builder and the tests use it; ``make tutorial`` and ``make lab``
+    start the same services, with the same fractals, with :func:`start_cloud` and
+    :func:`start_app`.
+    """
     from firstapp.fractals.db import resolve_db_url
-    from firstapp.fractals.seed import seed_database
     from firstapp.fractals.server import ThreadedServer
 
     cloud_dir = workdir / "cloud"
     cloud, _ = control.start(cloud_dir, port=free_port())
     server = None
     try:
-        db_url = resolve_db_url(workdir / "fractals.db")
-        seed_database(db_url, fractals, seed, size, size)
-        server = ThreadedServer(db_url, workers=1)
+        server = ThreadedServer(resolve_db_url(workdir / "fractals.db"), workers=1)
+        serve_fractals(server.endpoint, fractals, seed, size)
         yield {**cloud.env(), "FRACTALS_ENDPOINT": server.endpoint}
     finally:
         if server is not None:
             server.stop()
         control.stop(cloud_dir)
+
+
+def port_options(make_target: str | None = None) -> tuple[str, str]:
+    """How a user sets the cloud's and the app's ports: options, or ``make`` variables."""
+    if make_target:
+        return (f"`make {make_target} CLOUD_PORT=N`", f"`make {make_target} FRACTALS_PORT=N`")
+    return "--port N", "--fractals-port N"
+
+
+def _naming(exc: FirstappError, option: str) -> FirstappError:
+    """``exc`` with its ``--port`` hint naming ``option`` (how the caller sets that port)."""
+    return FirstappError(re.sub(r"--port\b(?: N)?", option, str(exc)))
+
+
+def start_cloud(data_dir: str | os.PathLike[str] | None = None, port: int | None = None,
+                port_option: str = "--port N") -> tuple[control.CloudInfo, str]:
+    """The local cloud in ``data_dir``, started unless it runs; returns it and what happened.
+
+    A port conflict's hint names ``port_option``, the way the caller's user sets the port.
+    """
+    try:
+        cloud, started = control.start(data_dir, port=port)
+    except FirstappError as exc:
+        raise _naming(exc, port_option) from None
+    if started:
+        return cloud, "started"
+    note = f"; port {port} ignored" if port is not None and port != cloud.port else ""
+    return cloud, f"already running{note}"
+
+
+@dataclass(frozen=True)
+class App:
+    """A Fractals app serving the stack's fractals: where, whether started now, how many."""
+
+    endpoint: str
+    started: bool
+    fractals: int
+
+
+def start_app(port: int = FRACTALS_PORT, port_option: str = "--fractals-port N") -> App:
+    """The Fractals app on ``port`` with the default database, serving the stack's fractals.
+
+    Reuses an app that already answers there (and adds the stack's fractals it lacks);
+    one started here runs in the background until :func:`stop_app`. A port conflict's
+    hint names ``port_option``.
+    """
+    from firstapp.fractals.db import resolve_db_url
+    from firstapp.fractals.process import endpoint_url, is_fractals_app, start_background
+
+    endpoint = endpoint_url(LOOPBACK, port)
+    started = not is_fractals_app(endpoint)
+    if started:
+        try:
+            start_background(resolve_db_url(None), LOOPBACK, port, workers=2)
+        except FirstappError as exc:
+            raise _naming(exc, port_option) from None
+    try:
+        listed = serve_fractals(endpoint)
+    except BaseException:
+        if started:
+            stop_app()
+        raise
+    return App(endpoint, started, listed)
+
+
+def stop_app() -> None:
+    """Stop the background Fractals app that serves the default database, if it runs."""
+    from firstapp.fractals.db import resolve_db_url
+    from firstapp.fractals.process import stop_background
+
+    stop_background(resolve_db_url(None))
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 ``tutorial`` starts the local cloud and the Fractals app (with a few fractals), runs every
 notebook with papermill into ``build/notebooks/``, builds the HTML guide into
-``build/html/``, stops what it started and prints a summary table; exit status 1 when any
-stage failed. ``lab`` starts the same services and opens JupyterLab with their settings.
+``build/html/``, stops what it started, prints a summary table and the commands to try
+next; exit status 1 when any stage failed. ``lab`` (:mod:`firstapp.lab`) starts the same
+services, with the same fractals (:mod:`firstapp.stack`), and opens JupyterLab.
 """
 
 from __future__ import annotations
@@ -17,22 +18,17 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from firstapp import stack
 from firstapp.cloud import control
 from firstapp.cloud.client import connection
 from firstapp.cloud.placement import account_of, replicas
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK, port_number
-
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
-FRACTALS_PORT = 8081
-TUTORIAL_FRACTALS = 12  # more than one page of the app's API
-TUTORIAL_SEED = 2015
-TUTORIAL_SIZE = 192
+from firstapp.net import port_number
+from firstapp.paths import project_root
 
 
 @dataclass
@@ -45,24 +41,29 @@ class Result:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    for name, func, summary in (
-        ("tutorial", run, "run the whole tutorial end to end and report"),
-        ("lab", lab, "start the local cloud and Fractals app, then JupyterLab"),
+    from firstapp import lab
+
+    for name, func, summary, build_help in (
+        ("tutorial", run, "run the whole tutorial end to end and report",
+         "where executed notebooks and the HTML guide go (default: build/ in the checkout)"),
+        ("lab", lab.run, "start the local cloud and Fractals app, then JupyterLab on working "
+         "copies of the notebooks", "the working copies go to BUILD_DIR/lab/ "
+         "(default: build/lab/ in the checkout)"),
     ):
         parser = sub.add_parser(name, help=summary, description=summary)
         parser.add_argument("--data-dir", metavar="DIR",
                             help="the local cloud's data directory (default: the per-user one)")
         parser.add_argument("--port", type=port_number,
                             help="the local cloud's port (default: 8080, or what it was)")
-        parser.add_argument("--fractals-port", type=port_number, default=FRACTALS_PORT,
-                            help=f"the Fractals app's port (default {FRACTALS_PORT})")
+        parser.add_argument("--fractals-port", type=port_number, default=stack.FRACTALS_PORT,
+                            help=f"the Fractals app's port (default {stack.FRACTALS_PORT})")
+        parser.add_argument("--build-dir", type=Path, default=None, help=build_help)
+        # set by the Makefile, so that hints name its variables (CLOUD_PORT=...)
+        parser.add_argument("--via-make", action="store_true", help=argparse.SUPPRESS)
         parser.set_defaults(func=func)
     sub.choices["lab"].add_argument(
         "jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER-OPTION",
         help="options for `jupyter lab` after a `--`, e.g. -- --no-browser --port 8890")
-    sub.choices["tutorial"].add_argument(
-        "--build-dir", type=Path, default=BUILD,
-        help="where executed notebooks and the HTML guide go (default: build/)")
 
 
 def smoke_round_trip(cloud: control.CloudInfo) -> str:
@@ -84,43 +85,19 @@ def smoke_round_trip(cloud: control.CloudInfo) -> str:
         conn.delete_container(name)
 
 
-def start_fractals_app(cleanup: ExitStack, port: int = FRACTALS_PORT) -> str:
-    """The Fractals app on ``port`` with its default database and at least a few fractals.
-
-    Reuses an app that already answers there; stops only one it started itself.
-    """
-    from firstapp.fractals import client
-    from firstapp.fractals.db import resolve_db_url
-    from firstapp.fractals.process import is_fractals_app, start_background, stop_background
-
-    endpoint = f"http://{LOOPBACK}:{port}"
-    started = not is_fractals_app(endpoint)
-    if started:
-        db_url = resolve_db_url(None)
-        start_background(db_url, LOOPBACK, port, workers=2)
-        cleanup.callback(stop_background, db_url)
-    have = client.list_page(endpoint, 1)["num_results"]
-    if have < TUTORIAL_FRACTALS:
-        client.create_fractals(endpoint, TUTORIAL_FRACTALS - have, seed=TUTORIAL_SEED,
-                               width=TUTORIAL_SIZE, height=TUTORIAL_SIZE, progress=False)
-    return f"{endpoint} ({'started' if started else 'already running'}, " \
-           f"{max(have, TUTORIAL_FRACTALS)} fractals)"
-
-
-def run_notebook(name: str, env: dict[str, str], build: Path) -> tuple[str, int]:
+def run_notebook(root: Path, name: str, env: dict[str, str], build: Path) -> tuple[str, int]:
     """Execute one notebook with papermill into ``build/notebooks/``."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from firstapp.notebooks.build import notebook_path
     from firstapp.notebooks.kernel import IPCKernelManager
-    from firstapp.stack import environment
 
-    source = notebook_path(ROOT, name)
+    source = notebook_path(root, name)
     target = build / "notebooks" / source.name
     target.parent.mkdir(parents=True, exist_ok=True)
     container = f"tutorial-{uuid.uuid4().hex[:8]}"
-    with environment(env):
+    with stack.environment(env):
         try:
             nb = papermill.execute_notebook(
                 str(source), str(target), parameters={"container_name": container},
@@ -135,11 +112,11 @@ def run_notebook(name: str, env: dict[str, str], build: Path) -> tuple[str, int]
     return f"{target} (container {container})", executed
 
 
-def build_docs(build: Path) -> str:
+def build_docs(root: Path, build: Path) -> str:
     target = build / "html"
     done = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
-         str(ROOT), str(target)], capture_output=True, text=True,
+         str(root), str(target)], capture_output=True, text=True,
     )
     if done.returncode != 0:
         raise FirstappError("sphinx-build failed:\n" + done.stderr[-3000:])
@@ -149,6 +126,9 @@ def build_docs(build: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     from firstapp.notebooks.build import TRACKS
 
+    root = project_root()
+    build = args.build_dir or root / "build"
+    cloud_option, app_option = stack.port_options("tutorial" if args.via_make else None)
     results: list[Result] = []
 
     def stage(name: str, func: Callable[[], str | tuple[str, int]]) -> bool:
@@ -172,32 +152,68 @@ def run(args: argparse.Namespace) -> int:
         env: dict[str, str] = {}
 
         def start_cloud() -> str:
-            cloud, started = control.start(args.data_dir, port=args.port)
+            cloud, state = stack.start_cloud(args.data_dir, args.port, cloud_option)
             clouds.append(cloud)
             env.update(cloud.env())
-            if started:
+            if state == "started":
                 cleanup.callback(control.stop, args.data_dir)
-            return f"{cloud.auth_url} ({'started' if started else 'already running'})"
+            return f"{cloud.auth_url} ({state})"
 
         def start_app() -> str:
-            detail = start_fractals_app(cleanup, args.fractals_port)
-            env["FRACTALS_ENDPOINT"] = f"http://{LOOPBACK}:{args.fractals_port}"
-            return detail
+            app = stack.start_app(args.fractals_port, app_option)
+            if app.started:
+                cleanup.callback(stack.stop_app)
+            env["FRACTALS_ENDPOINT"] = app.endpoint
+            return (f"{app.endpoint} ({'started' if app.started else 'already running'}, "
+                    f"{app.fractals} fractals)")
 
         if stage("start the local cloud", start_cloud):
             stage("smoke round trip", lambda: smoke_round_trip(clouds[0]))
             if stage("start the Fractals app", start_app):
                 for t in TRACKS:
                     stage(f"notebook {t.name}",
-                          lambda name=t.name: run_notebook(name, env, args.build_dir))
-        stage("build the HTML guide", lambda: build_docs(args.build_dir))
+                          lambda name=t.name: run_notebook(root, name, env, build))
+        stage("build the HTML guide", lambda: build_docs(root, build))
 
     print_summary(results)
-    print(f"\nExecuted notebooks: {args.build_dir / 'notebooks'}/   "
-          f"Guide: {args.build_dir / 'html' / 'docs' / 'index.html'}")
-    print("To explore on your own: `make lab` starts the cloud, the Fractals app and "
-          "JupyterLab.")
+    print(f"\nExecuted notebooks: {build / 'notebooks'}/")
+    print(f"The guide:          {build / 'html' / 'docs' / 'index.html'}")
+    print_next_steps(args, root)
     return 0 if all(r.ok for r in results) else 1
+
+
+def print_next_steps(args: argparse.Namespace, root: Path) -> None:
+    """The commands to type next, as the README's quick start lists them."""
+    lines = []
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if activate.is_file():
+        with suppress(ValueError):
+            activate = activate.relative_to(Path.cwd())
+        lines.append((f"source {activate}", "firstapp, swift, jupyter on your PATH"))
+    data_dir = f" --data-dir {args.data_dir}" if args.data_dir else ""
+    cloud_port = f" --port {args.port}" if args.port else ""
+    lines += [
+        (f"firstapp cloud start{data_dir}{cloud_port}", "the local cloud, left running"),
+        (f'eval "$(firstapp cloud env{data_dir})"', "point swift and the samples at it"),
+        ("swift stat", "your account, as python-swiftclient sees it"),
+    ]
+    make_args = ""
+    if args.fractals_port == stack.FRACTALS_PORT:
+        lines.append(("firstapp fractals serve --background", "the Fractals app, left running"))
+    else:
+        make_args = f" FRACTALS_PORT={args.fractals_port}"
+        lines += [(f"firstapp fractals serve --background --port {args.fractals_port}",
+                   "the Fractals app, left running"),
+                  (f"export FRACTALS_ENDPOINT=http://127.0.0.1:{args.fractals_port}",
+                   "where the samples find it")]
+    lines += [
+        ("python samples/openstacksdk/durability.py", "one SDK's steps, as a script"),
+        (f"make lab{make_args}", "the notebooks in JupyterLab (working copies in build/lab/)"),
+    ]
+    width = max(len(command) for command, _ in lines)
+    print(f"\nNext, in this shell (in {root}):")
+    for command, why in lines:
+        print(f"  {command:<{width}}  # {why}")
 
 
 def print_summary(results: list[Result]) -> None:
@@ -207,23 +223,3 @@ def print_summary(results: list[Result]) -> None:
         steps = "" if r.steps is None else str(r.steps)
         print(f"{r.stage:<{width}}  {steps:>5}  {'ok' if r.ok else 'FAILED':<6}  "
               f"{r.seconds:5.1f} s")
-
-
-def lab(args: argparse.Namespace) -> int:
-    """Start the services (left running), then replace this process with JupyterLab."""
-    cloud, _ = control.start(args.data_dir, port=args.port)
-    print(start_fractals_app(ExitStack(), args.fractals_port))  # the app keeps running
-    env = {**os.environ, **cloud.env(),
-           "FRACTALS_ENDPOINT": f"http://{LOOPBACK}:{args.fractals_port}"}
-    print("The cloud and the Fractals app keep running after JupyterLab exits; stop them "
-          "with `firstapp cloud stop` and `firstapp fractals stop`.")
-    jupyter = Path(sys.executable).with_name("jupyter")
-    extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        # Jupyter refuses to start as root unless told; as root is how containers run
-        print("Running as root: JupyterLab is started with --allow-root.")
-        extra = ["--allow-root", *extra]
-    # JupyterLab runs code as you: like the other servers, it listens on loopback only
-    os.execve(jupyter, [str(jupyter), "lab", f"--ServerApp.ip={LOOPBACK}",
-                        str(ROOT / "notebooks"), *extra], env)
-    return 0  # not reached
