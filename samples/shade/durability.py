@@ -26,7 +26,7 @@ fractals_endpoint: str = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8
 # the tutorial's own container: it deletes only what it stored there, never anything else
 container_name: str = os.environ.get("TUTORIAL_CONTAINER", "making-it-durable-tutorial")
 object_name: str = "an amazing goat"
-tutorial_dir: str = os.environ.get("TUTORIAL_DIR", "")  # the folder of goat.jpg; "" = find it
+tutorial_dir: str = os.environ.get("TUTORIAL_DIR", "")  # folder of goat.jpg; empty: step 4 finds it
 large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 1024))
 segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
@@ -84,7 +84,7 @@ if conn.get_container(container_name, skip_cache=True) is None:
 others = [entry["name"] for entry in conn.list_objects(container_name)
           if entry["name"] not in written]
 if others:
-    raise SystemExit(f"The container {container_name!r} already holds {len(others)} objects "
+    raise SystemExit(f"The container {container_name!r} already holds {len(others)} object(s) "
                      "that this tutorial did not store: choose another container name "
                      "(TUTORIAL_CONTAINER, or container_name in step 1) and start again")
 print(f"Container {container_name!r} is ready "

@@ -19,6 +19,7 @@ from firstapp import steps
 ROOT = Path(__file__).resolve().parents[2]
 SDKS = ("libcloud", "shade", "openstacksdk")
 GOAT = ROOT / "samples" / "goat.jpg"
+DEFAULT_CONTAINER = "making-it-durable-tutorial"  # the samples' own container name
 MiB = 1024 * 1024
 
 
@@ -61,6 +62,15 @@ def run_script(script: Path, env: dict[str, str], cwd: Path,
     full_env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
     return subprocess.run([sys.executable, str(script)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def one_clear_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The script failed with exactly one line on stderr (SystemExit's message)."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 def status_of(call, *args, **kwargs) -> int:

@@ -26,7 +26,7 @@ import pytest
 
 from firstapp.cloud.fixtures import delete_container
 
-from .helpers import SDKS, MiB, sample_path, status_of
+from .helpers import DEFAULT_CONTAINER, SDKS, MiB, sample_path, status_of
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::DeprecationWarning",
@@ -78,7 +78,7 @@ def test_a_large_object_round_trip_needs_no_more_memory_than_a_tiny_one(
     work.mkdir()
     peaks = {}
     for size, segment in ((TINY, TINY_SEGMENT), (LARGE, SEGMENT)):
-        delete_container(swift_conn, "fractals")  # the sample's own container name
+        delete_container(swift_conn, DEFAULT_CONTAINER)  # the sample's own container
         result, peaks[size] = run_measured(sdk, sample_env, work, size, segment)
         assert result.returncode == 0, result.stdout + result.stderr
         assert (f"Uploaded {size} bytes as {size // segment} segments and a manifest"
@@ -86,7 +86,7 @@ def test_a_large_object_round_trip_needs_no_more_memory_than_a_tiny_one(
         local_md5, download_md5 = printed_md5s(result.stdout)
         assert download_md5 == local_md5
         assert "nothing is left behind" in result.stdout
-        assert status_of(swift_conn.head_container, "fractals") == 404
+        assert status_of(swift_conn.head_container, DEFAULT_CONTAINER) == 404
     assert list(work.iterdir()) == []  # the big file went to a temporary directory, now gone
     print(f"{sdk}: peak RSS {peaks[TINY] / 1e6:.0f} MB with a {TINY // MiB} MiB object, "
           f"{peaks[LARGE] / 1e6:.0f} MB with {LARGE // MiB} MiB")

@@ -11,37 +11,39 @@ import yaml
 
 from firstapp.cloud.fixtures import delete_container
 
-from .helpers import GOAT, SDKS, MiB, object_names, run_script, sample_path, script_of, status_of
+from .helpers import (
+    DEFAULT_CONTAINER,
+    GOAT,
+    SDKS,
+    MiB,
+    object_names,
+    one_clear_line,
+    run_script,
+    sample_path,
+    script_of,
+    status_of,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
                                         "ignore::PendingDeprecationWarning")
 SMALL = {"LARGE_OBJECT_SIZE": str(5 * MiB), "SEGMENT_SIZE": str(MiB)}
 
 
-def one_clear_line(result) -> str:
-    """The sample failed with exactly one line on stderr (SystemExit's message)."""
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("sdk", SDKS)
 def test_sample_runs_end_to_end_as_a_script(sdk, sample_env, swift_conn, tmp_path):
-    delete_container(swift_conn, "fractals")  # the sample's own container name
+    delete_container(swift_conn, DEFAULT_CONTAINER)  # the sample's own container
     result = run_script(sample_path(sdk), {**sample_env, **SMALL}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every copy matches the app's sha256 checksum" in result.stdout
     assert "nothing is left behind" in result.stdout
-    assert status_of(swift_conn.head_container, "fractals") == 404
+    assert status_of(swift_conn.head_container, DEFAULT_CONTAINER) == 404
     assert list(tmp_path.iterdir()) == []  # wrote nothing into the working directory
 
 
 def test_default_sizes_upload_a_64_mib_object_in_16_mib_segments(sample_env, swift_conn,
                                                                   tmp_path):
     """Once, without size overrides: the defaults learners get (libcloud, the fastest)."""
-    delete_container(swift_conn, "fractals")
+    delete_container(swift_conn, DEFAULT_CONTAINER)
     result = run_script(sample_path("libcloud"), sample_env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"Uploaded {64 * MiB} bytes as 4 segments and a manifest" in result.stdout
@@ -104,7 +106,7 @@ def test_fractals_app_not_running(sdk, sample_env, local_cloud, swift_conn, tmp_
     script = tmp_path / "steps_1_to_11.py"
     names = ["1", "1-connect"] + [str(n) for n in range(2, 12)]
     script.write_text(script_of(sample_path(sdk), names, f"container_name = {container!r}\n"
-                                f"goat_path = Path({str(GOAT)!r})"))
+                                f"tutorial_dir = {str(GOAT.parent)!r}"))
     env = {**sample_env, "FRACTALS_ENDPOINT": "http://127.0.0.1:9"}
     try:
         result = run_script(script, env, cwd=tmp_path)
