@@ -252,15 +252,28 @@ def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
     """
     items = list(items)
     stopped: StoreUnavailable | None = None
+    stopping = threading.Event()
+
+    def guarded(item: Any) -> Result | None:
+        if stopping.is_set():  # the store failed meanwhile: do not start anything new
+            return None
+        try:
+            return task(item)
+        except StoreUnavailable:
+            stopping.set()
+            raise
+
     with tqdm(total=len(items), desc=desc, unit=unit, disable=not progress) as bar, \
             ThreadPoolExecutor(workers, thread_name_prefix="firstapp") as executor:
-        futures: list[Future] = [executor.submit(task, item) for item in items]
+        futures: list[Future] = [executor.submit(guarded, item) for item in items]
         seen: set[Future] = set()
 
         def report(future: Future) -> None:
             seen.add(future)
-            on_result(future.result())
-            bar.update(1)
+            result = future.result()
+            if result is not None:
+                on_result(result)
+                bar.update(1)
 
         try:
             for future in as_completed(futures):
@@ -270,6 +283,7 @@ def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
                     stopped = exc
                     break
         except BaseException:
+            stopping.set()
             executor.shutdown(wait=True, cancel_futures=True)
             raise
         if stopped is not None:
