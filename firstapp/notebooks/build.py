@@ -1,12 +1,15 @@
 """Generate the notebooks from the narrative and the samples (``make notebooks``).
 
 Each notebook is the narrative (``docs/durability.md``) with every ``sample-step`` block
-replaced by that SDK's step as one code cell (metadata: sample and step; step 1 tagged
-``parameters`` for papermill), followed by the SDK's notes. ``make notebooks`` then runs
-them against a private local stack so the committed notebooks show real outputs.
+replaced by that SDK's step as one code cell (its first line the sample's ``# step-N``
+marker; metadata: sample and step; step 1 tagged ``parameters`` for papermill), followed
+by the SDK's notes. ``make notebooks`` then runs them against a private local stack, and
+keeps of each run what :mod:`firstapp.notebooks.tidy` says, so the committed notebooks
+show real outputs and a second ``make notebooks`` writes the same bytes.
 
-    python -m firstapp.notebooks.build            # generate and execute
-    python -m firstapp.notebooks.build --check    # fail if notebooks/ drifted
+    python -m firstapp.notebooks.build                 # generate and execute
+    python -m firstapp.notebooks.build --output-dir D  # write into D, not notebooks/
+    python -m firstapp.notebooks.build --check         # fail if notebooks/ drifted
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NARRATIVE = Path("docs/durability.md")
 CELL_TIMEOUT = 900
 
-_LABEL = re.compile(r"^\([\w-]+\)=\s*$")
+_LABEL = re.compile(r"^\((?P<label>[\w-]+)\)=\s*$")
+_HEADING = re.compile(r"^(?P<level>#{1,6})\s+(?P<title>.+?)\s*#*\s*$")
+_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\(#(?P<target>[\w-]+)\)")
 _ROLE = re.compile(r"\{(?:doc|ref)\}`([^`<]+?)\s*(?:<[^`>]+>)?`")
 _ADMONITION = re.compile(
     r"^(?P<fence>:{3,}|`{3,})\{(?P<kind>note|tip|warning|important)\}\s*(?P<title>.*)$"
@@ -73,8 +78,70 @@ def notebook_path(root: Path, name: str) -> Path:
     return root / "notebooks" / f"{name}.ipynb"
 
 
-def to_markdown(text: str) -> str:
-    """MyST prose to plain Jupyter Markdown: labels dropped, roles and admonitions unwrapped."""
+@dataclass(frozen=True)
+class Target:
+    """Where a MyST ``(label)=`` or heading anchor points: a page and a heading."""
+
+    doc: str  # the page's path from the repository root
+    title: str  # the heading's text (Markdown)
+
+
+def targets(root: Path) -> dict[str, Target]:
+    """Every label and heading anchor (levels 1-3, as ``myst_heading_anchors``) in docs/."""
+    found: dict[str, Target] = {}
+    for path in sorted((root / "docs").glob("*.md")):
+        doc = path.relative_to(root).as_posix()
+        lines = path.read_text().splitlines()
+        for index, line in enumerate(lines):
+            heading = _HEADING.match(line)
+            if heading and len(heading["level"]) <= 3:
+                found.setdefault(_slug(heading["title"]), Target(doc, heading["title"]))
+            label = _LABEL.match(line)
+            if label:
+                after = next((x for x in lines[index + 1:] if x.strip()), "")
+                heading = _HEADING.match(after)
+                if heading:
+                    found[label["label"]] = Target(doc, heading["title"])
+    return found
+
+
+def _text_of(markdown: str) -> str:
+    """Inline Markdown as the text a reader sees (links, code and emphasis unwrapped)."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    return re.sub(r"[`*]|(?<!\w)_|_(?!\w)", "", text)
+
+
+def _slug(title: str) -> str:
+    """MyST's anchor for a heading (GitHub's rule)."""
+    return re.sub(r"[^\w\- ]", "", _text_of(title).strip().lower()).replace(" ", "-")
+
+
+def resolve_links(text: str, links: dict[str, Target], narrative: str) -> str:
+    """MyST ``[text](#label)`` links as links a notebook can follow: to the heading's anchor
+    in this notebook (as JupyterLab names it) or to the page that holds it; an empty link
+    text becomes the heading's text. A link to nothing known is an error."""
+    def link(match: re.Match) -> str:
+        target = links.get(match["target"])
+        if target is None:
+            raise ValueError(f"{narrative}: {match[0]} links to no label or heading in docs/; "
+                             f"add ({match['target']})= above a heading, or fix the link")
+        title = _text_of(target.title)
+        shown = match["text"] or title
+        if target.doc == narrative:
+            return f"[{shown}](#{title.replace(' ', '-')})"
+        return f"[{shown}](../{target.doc})"
+
+    return _LINK.sub(link, text)
+
+
+def to_markdown(text: str, links: dict[str, Target] | None = None,
+                narrative: str = "") -> str:
+    """MyST prose to plain Jupyter Markdown: labels dropped, roles and admonitions unwrapped,
+    links to labels resolved (see :func:`resolve_links`)."""
+    if links is not None:
+        text = resolve_links(text, links, narrative)
+    elif _LINK.search(text):
+        raise ValueError(f"{narrative or 'the narrative'}: links to labels need the targets")
     out: list[str] = []
     lines = text.splitlines()
     i = 0
@@ -122,27 +189,40 @@ def render(root: Path, track: Track) -> NotebookNode:
                              f"narrative {missing}, unknown steps {unknown}, steps shown "
                              f"twice {twice}")
 
-    sources = ", ".join(f"`{s}`" for s in [track.narrative.as_posix(), *steps_of])
-    cells = [new_markdown_cell(f"*{track.intro} Generated by `make notebooks` from "
-                               f"{sources}: edit those, not this notebook.*")]
+    links = targets(root)
+    narrative = track.narrative.as_posix()
+    samples = ", ".join(f"`{s}`" for s in steps_of)
+    cells = [new_markdown_cell(
+        f"*{track.intro}* Run the cells in order, from the top. Each code cell is one step "
+        f"of {samples}, and its first line names the step (`# step-4` is step 4).")]
     steps_used = iter(used)
     for block in blocks:
         if isinstance(block, Prose):
-            cells.append(new_markdown_cell(to_markdown(block.text)))
+            cells.append(new_markdown_cell(to_markdown(block.text, links, narrative)))
             continue
         sample, name = next(steps_used)
         meta = {"firstapp": {"sample": sample, "step": name}}
         if name == "1":
             meta["tags"] = ["parameters"]
-        cells.append(new_code_cell(steps_of[sample][name], metadata=meta))
+        cells.append(new_code_cell(cell_source(name, steps_of[sample][name]), metadata=meta))
         if track.sdk in block.notes:
-            cells.append(new_markdown_cell(to_markdown(block.notes[track.sdk])))
+            cells.append(new_markdown_cell(to_markdown(block.notes[track.sdk], links,
+                                                       narrative)))
     for index, cell in enumerate(cells):
         cell["id"] = f"{track.name}-{index:03d}"  # stable ids: regenerating changes nothing
     return new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"},
+        # for contributors: where this notebook comes from
+        "firstapp": {"generated_by": "make notebooks", "sources": [narrative, *steps_of],
+                     "note": "Generated from the sources above: edit those, not this "
+                             "notebook (make notebooks overwrites it)."},
     })
+
+
+def cell_source(name: str, code: str) -> str:
+    """A step's code cell: the sample's marker line (``# step-4``), then the step's code."""
+    return f"# step-{name}\n{code}"
 
 
 def source_view(nb: NotebookNode) -> list[tuple]:
@@ -184,10 +264,16 @@ def leaked_secrets(nb: NotebookNode, secrets: list[str]) -> list[int]:
     return found
 
 
-def build(root: Path = ROOT, run: bool = True) -> list[Path]:
-    """Write every SDK's notebook; with ``run``, execute them first against a local stack."""
+def build(root: Path = ROOT, run: bool = True, output_dir: Path | None = None) -> list[Path]:
+    """Write every track's notebook into ``output_dir`` (default: ``root``'s notebooks/);
+    with ``run``, execute them first against a private local stack, tidy their outputs and
+    keep the outputs already in ``output_dir`` of every cell whose new ones differ only
+    incidentally. Files whose bytes would not change are left alone; return the paths
+    written."""
+    from firstapp.notebooks.tidy import private_ports, settle, tidy
     from firstapp.stack import environment, local_stack
 
+    output_dir = output_dir or root / "notebooks"
     notebooks = {t.name: render(root, t) for t in TRACKS}
     if run:
         with tempfile.TemporaryDirectory(prefix="firstapp-notebooks-") as tmp, \
@@ -198,11 +284,18 @@ def build(root: Path = ROOT, run: bool = True) -> list[Path]:
                 leaks = leaked_secrets(nb, [env["OS_PASSWORD"]])
                 if leaks:
                     raise RuntimeError(f"{name}: cells {leaks} show a secret; not written")
+                tidy(nb, private_ports(env))
+                previous = output_dir / f"{name}.ipynb"
+                if previous.exists():
+                    settle(nb, nbformat.read(previous, as_version=4))
     written = []
+    output_dir.mkdir(parents=True, exist_ok=True)
     for name, nb in notebooks.items():
-        path = notebook_path(root, name)
-        nbformat.write(nb, path)
-        written.append(path)
+        path = output_dir / f"{name}.ipynb"
+        text = nbformat.writes(nb) + "\n"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
     return written
 
 
@@ -210,14 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report drift (exit 1)")
     parser.add_argument("--no-execute", action="store_true", help="write without running")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="write the notebooks into DIR instead of notebooks/")
     args = parser.parse_args(argv)
     if args.check:
         stale = drift()
         for path in stale:
             print(f"{path} is out of date: run `make notebooks`", file=sys.stderr)
         return 1 if stale else 0
-    for path in build(run=not args.no_execute):
-        print(f"wrote {path.relative_to(ROOT)}")
+    written = build(run=not args.no_execute, output_dir=args.output_dir)
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("the notebooks were up to date: nothing written")
     return 0
 
 

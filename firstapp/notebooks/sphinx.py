@@ -3,7 +3,8 @@
 Renders a step as a sphinx-design tab-set synced across the page (one tab per SDK),
 each tab a ``literalinclude`` of that SDK's sample cut by the step markers, then what the
 step printed and showed in the committed notebooks (see :mod:`firstapp.notebooks.outputs`),
-then the SDK's notes.
+then the SDK's notes. Output blocks wrap long lines and are never cut short
+(``static/firstapp-outputs.css``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from firstapp.notebooks.narrative import SDK_TITLES, SDKS, parse_notes, sample_p
 from firstapp.notebooks.outputs import StepOutput, step_outputs
 
 OUTPUTS = Path("docs/_generated/outputs")  # the pictures, copied out of the notebooks
+STATIC = Path(__file__).with_name("static")
+CSS = "firstapp-outputs.css"
 
 
 @cache
@@ -91,7 +94,8 @@ class SampleStep(SphinxDirective):
         lines = []
         if found.text:
             fence = "`" * max(3, 1 + max(map(len, re.findall("`+", found.text)), default=0))
-            lines += [f"{fence}{{code-block}} text", ":caption: Output", "",
+            lines += [f"{fence}{{code-block}} text", ":caption: Output",
+                      ":class: firstapp-output", "",
                       found.text, fence]
         for index, picture in enumerate(found.pictures):
             target = root / OUTPUTS / f"{found.notebook.stem}-{name}-{index}.{picture.extension}"
@@ -103,6 +107,12 @@ class SampleStep(SphinxDirective):
         return lines
 
 
+def _add_static(app: Sphinx) -> None:
+    app.config.html_static_path.append(str(STATIC))
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("sample-step", SampleStep)
+    app.connect("builder-inited", _add_static)
+    app.add_css_file(CSS)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

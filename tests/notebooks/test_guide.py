@@ -56,7 +56,14 @@ def test_the_built_guide_shows_what_each_step_printed(tmp_path):
         assert "ETag the store returned" in md5_check
         for line in md5_check.splitlines():  # the highlighter splits lines into spans
             assert line.split()[-1] in page
-        assert f'src="../_images/durability-{sdk}-6-0.png"' in page, "the goat is not shown"
+        goat = outputs[f"samples/{sdk}/durability.py", "6"].pictures
+        assert len(goat) == 1, "the goat is shown once"
+        assert f'src="../_images/durability-{sdk}-6-0.{goat[0].extension}"' in page
+    # outputs wrap long lines and are not cut short (the extension's style sheet)
+    assert 'class="firstapp-output' in page or "firstapp-output " in page
+    assert 'href="../_static/firstapp-outputs.css' in page
+    css = (tmp_path / "_static" / "firstapp-outputs.css").read_text()
+    assert "white-space: pre-wrap" in css and "overflow-y: visible" in css
     hood = (tmp_path / "docs" / "under-the-hood.html").read_text()
     chart = outputs["samples/under-the-hood/durability.py", "13"].pictures[0].data
     assert (tmp_path / "_images" / "durability-under-the-hood-13-0.png").read_bytes() == chart

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -14,7 +16,7 @@ import pytest
 
 from firstapp import steps
 from firstapp.notebooks import build
-from firstapp.stack import environment, local_stack
+from firstapp.stack import environment
 
 ROOT = build.ROOT
 NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
@@ -27,30 +29,82 @@ SECRET_PATTERNS = [
 ]
 
 
+def committed(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(path: Path) -> list[nbformat.NotebookNode]:
+    return [c for c in committed(path).cells if c.cell_type == "code"]
+
+
 def test_notebooks_are_generated_from_narrative_and_samples():
     assert build.drift() == [], "notebooks/ is out of date: run `make notebooks`"
 
 
-def test_every_step_is_one_cell_with_metadata():
+def test_every_step_is_one_cell_that_shows_its_step_number():
     for path in NOTEBOOKS:
-        code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        code = code_cells(path)
         for cell in code:
             where = cell.metadata["firstapp"]
             sample = {s.name: s.code for s in steps.load(ROOT / where["sample"])}
-            assert cell.source == sample[where["step"]], (path.name, where)
+            first, rest = cell.source.split("\n", 1)
+            assert first == f"# step-{where['step']}", (path.name, where)  # the sample's marker
+            assert rest == sample[where["step"]], (path.name, where)
         assert code[0].metadata["firstapp"]["step"] == "1"
         assert code[0].metadata["tags"] == ["parameters"]
 
 
+def test_contributor_note_is_in_the_metadata_not_in_the_learners_cells():
+    for path in NOTEBOOKS:
+        nb = committed(path)
+        assert "edit those, not this notebook" in nb.metadata["firstapp"]["note"]
+        assert nb.metadata["firstapp"]["sources"][0].startswith("docs/")
+        assert not any("not this notebook" in c.source for c in nb.cells), path.name
+
+
+def test_committed_notebooks_have_no_empty_link_text():
+    for path in NOTEBOOKS:
+        for cell in committed(path).cells:
+            if cell.cell_type == "markdown":
+                assert not re.search(r"\[\s*\]\(", cell.source), (path.name, cell.source)
+                assert "see ." not in cell.source, (path.name, cell.source)
+
+
 def test_committed_notebooks_have_outputs_and_images():
     for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        code = [c for c in nb.cells if c.cell_type == "code"]
+        code = code_cells(path)
         assert all(c.execution_count for c in code), f"{path.name} has unexecuted cells"
         mimes = {m for c in code for o in c.outputs for m in o.get("data", {})}
         assert {"image/png", "image/jpeg"} & mimes, f"{path.name} shows no image"
         errors = [o for c in code for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{path.name} has error outputs"
+
+
+def test_committed_outputs_are_tidy():
+    """At most one stdout and one stderr output per cell, a redrawn bar only as its last
+    state, one picture per output, no widget that needs a kernel's state to show."""
+    for path in NOTEBOOKS:
+        nb = committed(path)
+        assert "widgets" not in nb.metadata, path.name
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            step = (path.name, cell.metadata["firstapp"]["step"])
+            streams = [o.name for o in cell.outputs if o.output_type == "stream"]
+            assert len(streams) == len(set(streams)) <= 2, step
+            for output in cell.outputs:
+                text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+                assert not re.search(r"\r(?!\n)", text), step  # no redraws left
+                data = output.get("data", {})
+                assert len([m for m in data if m.startswith("image/")]) <= 1, step
+                assert "application/vnd.jupyter.widget-view+json" not in data, step
+
+
+def test_committed_outputs_show_the_documented_ports_only():
+    """The private stack's random ports never reach the committed outputs (or the guide)."""
+    for path in NOTEBOOKS:
+        for cell in code_cells(path):
+            shown = json.dumps(cell.outputs)
+            ports = set(re.findall(r"(?:127\.0\.0\.1|localhost):(\d+)", shown))
+            assert ports <= {"8080", "8081"}, (path.name, cell.metadata["firstapp"], ports)
 
 
 def test_committed_notebooks_hold_no_secrets():
@@ -60,8 +114,20 @@ def test_committed_notebooks_hold_no_secrets():
             assert not pattern.search(text), f"{path.name}: matches {pattern.pattern}"
 
 
+def test_papermill_shows_the_parameters_types():
+    for path in NOTEBOOKS:
+        done = subprocess.run(
+            [sys.executable, "-m", "papermill", "--help-notebook", str(path)],
+            capture_output=True, text=True, cwd=ROOT, timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "Parameters inferred" in done.stdout, done.stdout
+        assert "Unknown type" not in done.stdout, f"{path.name}:\n{done.stdout}"
+
+
 @pytest.mark.parametrize("name", [t.name for t in build.TRACKS])
-def test_papermill_runs_notebook(name, local_cloud, cloud_factory, fractals_app, tmp_path):
+def test_papermill_runs_notebook_from_the_repository_root(name, local_cloud, cloud_factory,
+                                                          fractals_app, tmp_path):
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -76,11 +142,13 @@ def test_papermill_runs_notebook(name, local_cloud, cloud_factory, fractals_app,
     env = {**cloud.env(), "FRACTALS_ENDPOINT": fractals_app.endpoint}
     with environment(env):
         try:
+            # run as `papermill notebooks/<name>.ipynb out.ipynb` runs it: in the current
+            # directory, here the repository root, not the notebook's own
             papermill.execute_notebook(
                 str(build.notebook_path(ROOT, name)), str(output),
                 parameters={"container_name": container, "large_object_size": 3 << 20,
                             "segment_size": 1 << 20},
-                cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3",
+                cwd=str(ROOT), progress_bar=False, kernel_name="python3",
                 kernel_manager_class=IPCKernelManager,
             )
         except PapermillExecutionError as exc:
@@ -91,25 +159,36 @@ def test_papermill_runs_notebook(name, local_cloud, cloud_factory, fractals_app,
     assert injected and container in injected[0].source
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert cloud.password not in outputs
-    if track.sdk:  # the SDK tracks back up every fractal (27: three pages)
+    if track.sdk:  # the SDK tracks back up every fractal, into the container they were given
         assert f"Backed up {len(fractals_app.fractals)} fractals" in outputs
+        assert container in outputs
     # every notebook cleans up after itself
     conn = connection(cloud.auth_url, cloud.username, cloud.password)
     assert container not in [c["name"] for c in conn.get_account()[1]]
 
 
-def test_nbval_strict_against_a_fresh_stack(tmp_path):
-    """Re-run the committed notebooks and compare every output (nbval, not lax)."""
-    with local_stack(tmp_path) as env, environment(env):
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval",
-             "--nbval-sanitize-with", str(ROOT / "notebooks" / "nbval-sanitize.cfg"),
-             "--nbval-cell-timeout", "600", "-q", "--rootdir", str(tmp_path),
-             *map(str, NOTEBOOKS)],
-            capture_output=True, text=True, cwd=ROOT / "notebooks", timeout=1800,
-        )
+def test_pytest_nbval_passes_from_the_repository_root():
+    """`pytest --nbval notebooks/` as nbval documents it: no stack started by hand, no
+    sanitizer flag, strict comparison of every output with the committed ones."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OS_", "ST_", "FRACTALS_", "PYTEST_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--nbval", "notebooks/",
+         "-q"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800,
+    )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    assert re.search(r"\d+ passed", done.stdout)
+    cells = sum(len(code_cells(path)) for path in NOTEBOOKS)
+    assert re.search(rf"\b{cells} passed", done.stdout), done.stdout[-2000:]
+
+
+def test_make_notebooks_twice_writes_the_same_bytes(tmp_path):
+    """A rebuild over the committed notebooks runs them all again and changes nothing."""
+    for path in NOTEBOOKS:
+        shutil.copy(path, tmp_path / path.name)
+    written = build.build(ROOT, output_dir=tmp_path)
+    assert written == [], f"rewritten: {[p.name for p in written]}"
+    for path in NOTEBOOKS:
+        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
@@ -121,6 +200,31 @@ def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
         "# T\n\n```{sample-step} 1\n```\n")
     with pytest.raises(ValueError, match=r"steps not in the narrative \['2'\]"):
         build.render(tmp_path, build.Track("t", Path("docs/durability.md"), "libcloud", ""))
+
+
+def _narrative(tmp_path: Path, text: str) -> nbformat.NotebookNode:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "samples" / "libcloud").mkdir(parents=True)
+    (tmp_path / "samples" / "libcloud" / "durability.py").write_text(
+        '"""x"""\n# step-1\na = 1\n# step-15\n')
+    (tmp_path / "docs" / "durability.md").write_text(text)
+    (tmp_path / "docs" / "backup.md").write_text("(fractals-backup)=\n# Backing `up`\n")
+    return build.render(tmp_path, build.Track("t", Path("docs/durability.md"), "libcloud", ""))
+
+
+def test_builder_gives_empty_links_their_targets_heading(tmp_path):
+    nb = _narrative(tmp_path, "# T\n\nSee [](#three-copies) and [](#fractals-backup).\n\n"
+                              "```{sample-step} 1\n```\n\n(three-copies)=\n## Three copies, "
+                              "kept\n\nText.\n")
+    text = "\n".join(c.source for c in nb.cells)
+    assert "See [Three copies, kept](#Three-copies,-kept)" in text
+    assert "[Backing up](../docs/backup.md)" in text
+    assert "# step-1\na = 1" in [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def test_builder_refuses_a_link_to_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"\[\]\(#nowhere\) links to no label"):
+        _narrative(tmp_path, "# T\n\nSee [](#nowhere).\n\n```{sample-step} 1\n```\n")
 
 
 def test_builder_output_is_stable(tmp_path):
