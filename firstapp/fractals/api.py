@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from firstapp.fractals.db import make_engine, make_sessionmaker
+from firstapp.errors import FirstappError
+from firstapp.fractals.db import check_db_url, make_engine, make_sessionmaker, shown_url
 from firstapp.fractals.models import FAILED, PENDING, RECORD_FIELDS, Fractal
 from firstapp.fractals.params import FIELDS, InvalidParameter, validate
 from firstapp.fractals.worker import RenderPool, params_of
@@ -25,6 +26,8 @@ DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 #: Thumbnails per gallery page.
 GALLERY_PAGE_SIZE = 24
+#: Largest request body, in bytes (a fractal's JSON is a few hundred).
+MAX_REQUEST_BODY = 64 * 1024
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _INTEGER = re.compile(r"-?[0-9]+")
@@ -55,15 +58,48 @@ def create_app(db_url: str, *, workers: int = 2) -> Flask:
     :func:`close_app` when done with it.
     """
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BODY
     app.json.sort_keys = False
-    engine = make_engine(db_url)
+    engine = open_database(db_url)
     sessions = make_sessionmaker(engine)
     state = AppState(engine, sessions, RenderPool(sessions, workers))
     app.extensions["fractals"] = state
     app.register_blueprint(bp)
     state.pool.resume()
     return app
+
+
+def open_database(db_url: str) -> Engine:
+    """The engine of the app's database, created if new and checked by reading it.
+
+    A database that cannot be used (a bad path or URL, no driver, unreachable, not a
+    Fractals app database) raises a FirstappError naming it, password hidden.
+    """
+    check_db_url(db_url, allow_memory=True)
+    shown = shown_url(db_url)
+    try:
+        engine = make_engine(db_url)
+    except ImportError as exc:
+        raise FirstappError(
+            f"cannot open the database {shown}: its driver is not installed ({exc})"
+        ) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise FirstappError(f"cannot open the database {shown}: {_cause(exc)}") from None
+    try:
+        with engine.connect() as connection:
+            connection.execute(select(*Fractal.__table__.columns).limit(1)).all()
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise FirstappError(
+            f"cannot read the fractals in {shown}: {_cause(exc)}; is it a Fractals app "
+            "database? (--db a new file creates one)"
+        ) from None
+    return engine
+
+
+def _cause(exc: BaseException) -> str:
+    """A database error's own message, without SQLAlchemy's statement and links."""
+    return str(getattr(exc, "orig", None) or exc).strip()
 
 
 def close_app(app: Flask) -> None:

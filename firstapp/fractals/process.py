@@ -1,7 +1,12 @@
-"""The Fractals app as a background process: start it, find it, stop it."""
+"""The Fractals app as a background process: start it, find it, stop it.
+
+The process gets its database through the environment (:data:`DB_ENV`), never on its
+command line, which every user of the machine can read (``ps``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,7 +19,8 @@ from pathlib import Path
 import requests
 
 from firstapp.errors import FirstappError
-from firstapp.fractals.db import sqlite_path
+from firstapp.fractals.db import shown_url, sqlite_path
+from firstapp.fractals.defaults import DB_ENV
 from firstapp.net import port_in_use, wait_until
 from firstapp.paths import default_data_dir
 
@@ -79,10 +85,19 @@ class PidFile:
 
     def write(self, info: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(info))
+        with open(self.path, "w", opener=_private) as file:
+            file.write(json.dumps(info))
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self.path.unlink()
+
+
+def _private(path: str, flags: int) -> int:
+    """An ``open`` opener: the file is readable by its owner only (mode 0600)."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # also when it was there before
+    return fd
 
 
 def _alive(pid: int) -> bool:
@@ -101,15 +116,21 @@ def _alive(pid: int) -> bool:
             cmdline = proc.joinpath("cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
-        return b"firstapp.fractals" in cmdline and b"serve" in cmdline
+        # `python -m firstapp fractals serve`, or `-m firstapp.fractals serve` (older starts)
+        return b"serve" in cmdline and (b"fractals" in cmdline or b"firstapp.fractals" in cmdline)
     return True
 
 
 def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
     """Start the server as a detached process; return once it answers requests.
 
-    Writes the pid file next to the database and returns what it recorded.
+    Checks the database first (a FirstappError says what is wrong with it), writes the pid
+    file next to the database and returns what it recorded. The server reads the database
+    URL from its environment, so no password shows in its command line.
     """
+    from firstapp.fractals.api import open_database
+
+    open_database(db_url).dispose()
     pidfile = PidFile.for_db(db_url)
     info = pidfile.read()
     if info and _alive(info["pid"]):
@@ -120,13 +141,17 @@ def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
     pidfile.remove()
     check_port_free(host, port)
     endpoint = endpoint_url(host, port)
-    pidfile.path.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "firstapp.fractals", "serve", "--host", host,
-               "--port", str(port), "--db", db_url, "--workers", str(workers)]
-    with open(pidfile.log_path, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    info = {"pid": process.pid, "endpoint": endpoint, "db": db_url,
+    command = [sys.executable, "-m", "firstapp", "fractals", "serve", "--host", host,
+               "--port", str(port), "--workers", str(workers)]
+    try:
+        pidfile.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(pidfile.log_path, "ab", opener=_private) as log:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       env={**os.environ, DB_ENV: db_url})
+    except OSError as exc:
+        raise FirstappError(f"cannot start the Fractals app: {exc}") from None
+    info = {"pid": process.pid, "endpoint": endpoint, "db": shown_url(db_url),
             "log": str(pidfile.log_path)}
     pidfile.write(info)
     answered = wait_until(lambda: process.poll() is not None or is_fractals_app(endpoint),
