@@ -121,20 +121,24 @@ if goat_path is None:
     raise SystemExit(f"goat.jpg is not in {where}: set TUTORIAL_DIR (in a notebook: "
                      "tutorial_dir in step 1) to the tutorial's samples folder")
 
-written.add(object_name)
+# Into a container that does not exist, libcloud 3.9 fails with "Server didn't return
+# etag": ask for the container first, which says clearly when it is missing.
 try:
-    uploaded = swift.upload_object(str(goat_path), container, object_name)
+    container = swift.get_container(container_name)
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
+written.add(object_name)
+uploaded = swift.upload_object(str(goat_path), container, object_name)
 print(uploaded)
 
 # step-5
 try:
-    objects = swift.list_container_objects(container)
+    container = swift.get_container(container_name)  # listing no container fails obscurely
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
+objects = swift.list_container_objects(container)
 print(objects)
 
 # step-6
@@ -163,18 +167,19 @@ assert downloaded_md5 == stored.hash == local_md5, "the stored object differs fr
 
 # step-8
 try:
-    swift.delete_object(stored)
-except ObjectDoesNotExistError:
+    swift.delete_object(swift.get_object(container_name, object_name))
+except (ContainerDoesNotExistError, ObjectDoesNotExistError):
     raise SystemExit(f"There is no object {object_name!r} in {container_name!r}: run step 4 "
                      "first, it uploads the goat") from None
-print(f"Deleted {stored.name!r}")
+print(f"Deleted {object_name!r}")
 
 # step-9
 try:
-    objects = swift.list_container_objects(container)
+    container = swift.get_container(container_name)  # listing no container fails obscurely
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
+objects = swift.list_container_objects(container)
 print(objects)
 
 # step-10
@@ -212,6 +217,11 @@ while True:
 print(f"The Fractals app lists {listing['num_results']} fractals on {listing['total_pages']} "
       f"pages; {len(fractals)} are ready to back up")
 
+try:  # still there? (as in step 4: an upload into no container fails obscurely)
+    container = swift.get_container(container_name)
+except ContainerDoesNotExistError:
+    raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
+                     "creates the container") from None
 for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
     # stream each image from the app straight into the store, 64 KiB at a time
     written.add(fractal["uuid"])
@@ -220,14 +230,9 @@ for fractal in tqdm(fractals, desc="backing up", unit="fractal"):
         image.raise_for_status()
         # libcloud 3.9 stores the stream, then hashes the used-up generator and reports
         # a mismatch that is not there (ObjectHashMismatchError). The real check follows.
-        try:
-            with contextlib.suppress(ObjectHashMismatchError):
-                swift.upload_object_via_stream(image.iter_content(64 * 1024), container,
-                                               fractal["uuid"],
-                                               extra={"content_type": "image/png"})
-        except ContainerDoesNotExistError:
-            raise SystemExit(f"There is no container {container_name!r}: run step 2 first, "
-                             "it creates the container") from None
+        with contextlib.suppress(ObjectHashMismatchError):
+            swift.upload_object_via_stream(image.iter_content(64 * 1024), container,
+                                           fractal["uuid"], extra={"content_type": "image/png"})
     # read the copy back from the store and compare it with the app's own checksum
     digest = hashlib.sha256()
     backup = swift.get_object(container_name, fractal["uuid"])
@@ -240,10 +245,11 @@ Image.open(io.BytesIO(b"".join(swift.download_object_as_stream(backup))))  # the
 # step-12
 # Delete only what this run stored; the container too if this run created it.
 try:
-    objects = swift.list_container_objects(container)
+    container = swift.get_container(container_name)  # listing no container fails obscurely
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
+objects = swift.list_container_objects(container)
 for stored in objects:
     if stored.name in written:
         swift.delete_object(stored)
@@ -277,7 +283,9 @@ with open(goat_path, "rb") as stream:
 print(swift.get_object(container_name, object_name).meta_data)
 
 # step-14
+import hashlib
 import tempfile
+from pathlib import Path
 from urllib.parse import quote
 
 from tqdm.auto import tqdm

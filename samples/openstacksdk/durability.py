@@ -268,7 +268,9 @@ conn.object_store.set_object_metadata(
 print(conn.object_store.get_object_metadata(object_name, container=container_name).metadata)
 
 # step-14
+import hashlib
 import tempfile
+from pathlib import Path
 
 from tqdm.auto import tqdm
 

@@ -268,7 +268,9 @@ headers = conn.get_object_metadata(container_name, object_name)
 print({key: value for key, value in headers.items() if key.startswith("X-Object-Meta-")})
 
 # step-14
+import hashlib
 import tempfile
+from pathlib import Path
 
 from tqdm.auto import tqdm
 
