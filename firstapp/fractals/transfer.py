@@ -317,7 +317,7 @@ def check_container_name(container: str) -> None:
         size = len(container.encode("utf-8"))
     except UnicodeEncodeError:
         raise FirstappError(
-            f"the container name {printable(container)!r} is not valid UTF-8 (it came from "
+            f"the container name '{printable(container)}' is not valid UTF-8 (it came from "
             "undecodable bytes); use a name in your terminal's UTF-8 encoding"
         ) from None
     if size > MAX_CONTAINER_BYTES:
@@ -327,7 +327,7 @@ def check_container_name(container: str) -> None:
         )
     if "/" in container:
         raise FirstappError(
-            f"the container name {printable(container)!r} contains '/', which Swift does not "
+            f"the container name '{printable(container)}' contains '/', which Swift does not "
             "allow in container names"
         )
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from swiftclient.exceptions import ClientException
 
@@ -30,9 +34,9 @@ def test_wrong_password(kind, app60, cloud_env, tmp_path):
 
 
 def test_cloud_not_running(app60, cloud_env, tmp_path):
-    env = {**cloud_env, "OS_AUTH_URL": f"http://127.0.0.1:{free_port()}/auth/v1.0"}
-    result = run_cli(*command("backup", app60, tmp_path), env=env)
-    assert_clear_error(result, "the local cloud is not running", "firstapp cloud start")
+    url = f"http://127.0.0.1:{free_port()}/auth/v1.0"
+    result = run_cli(*command("backup", app60, tmp_path), env={**cloud_env, "OS_AUTH_URL": url})
+    assert_clear_error(result, f"nothing answers at {url}")
 
 
 def test_missing_credentials_say_how_to_set_them(app60, tmp_path):
@@ -79,3 +83,60 @@ def test_restore_into_a_database_without_its_driver(backed_up, cloud_env):
                      "mssql+pymssql://user:pw@127.0.0.1/fractals", env=cloud_env)
     assert_clear_error(result, "cannot open the database mssql+pymssql://user:***@", "pymssql")
     assert ":pw@" not in result.stderr
+
+
+def run_cli_bytes(*args: str | bytes, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """run_cli with raw bytes allowed in argv (what a terminal in another encoding sends)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "ST_"))}
+    return subprocess.run([sys.executable, "-m", "firstapp", "fractals", *args],
+                          env={**base, **env}, capture_output=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--workers", "0"], "--workers must be at least 1 (got 0)"),
+    (["--timeout", "0"], "--timeout must be a number of seconds above 0"),
+    (["--timeout", "nan"], "--timeout must be a number of seconds above 0"),
+    (["--container", ""], "the container name is empty"),
+    (["--container", "a/b"], "contains '/', which Swift does not allow"),
+    (["--container", "é" * 129], "the container name is 258 bytes of UTF-8; Swift allows at "
+                                 "most 256"),
+])
+@pytest.mark.parametrize("kind", ["backup", "restore"])
+def test_bad_input_is_refused_before_anything_is_done(kind, args, expected, tmp_path):
+    base = command(kind, None, tmp_path) if kind == "restore" else [
+        "backup", "--container", "errors", "--endpoint", "http://127.0.0.1:9"]
+    result = run_cli(*base, *args, env={})  # no credentials: checked before them
+    assert_clear_error(result, expected)
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "r.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["backup", "restore"])
+def test_a_container_name_that_is_not_utf8(kind, tmp_path):
+    extra = ["--endpoint", "http://127.0.0.1:9"] if kind == "backup" else [
+        "--db", str(tmp_path / "r.db")]
+    result = run_cli_bytes(kind, "--container", b"caf\xe9", *extra, env={})
+    assert result.returncode == 1
+    assert result.stderr == (b"error: the container name 'caf\\udce9' is not valid UTF-8 "
+                             b"(it came from undecodable bytes); use a name in your "
+                             b"terminal's UTF-8 encoding\n")
+
+
+def test_restore_db_is_checked_up_front(tmp_path):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    cases = [
+        ("sqlite://", "--db: sqlite:// is an in-memory database: nothing written to it would "
+                      "be kept"),
+        ("sqlite:///:memory:", "is an in-memory database"),
+        (str(a_file / "sub" / "r.db"), f"--db: {a_file}/sub/r.db is below {a_file}, which is "
+                                       "a file, not a directory"),
+        (str(tmp_path), f"--db: {tmp_path} is a directory, not a database file"),
+        ("postgresql://user:secret@host:port/db", "--db: postgresql://user:***@host:port/db is "
+                                                  "not a database path or SQLAlchemy URL"),
+    ]
+    for db, expected in cases:
+        result = run_cli("restore", "--container", "c", "--db", db, env={})
+        assert_clear_error(result, expected)
+        assert "secret" not in result.stderr
+    assert a_file.read_text() == "not a directory"

@@ -158,3 +158,67 @@ def test_default_database_lives_in_the_data_dir(data_dir):
     finally:
         assert run("stop").returncode == 0
     assert not (data_dir / "fractals" / "fractals.db.pid").exists()
+
+
+def boom(args):
+    raise RuntimeError("something broke \x1b[31m")
+
+
+def test_an_unexpected_error_is_one_line_without_debug(capsys, monkeypatch):
+    import argparse
+
+    from firstapp.cli import run as run_parsed
+
+    monkeypatch.delenv("FIRSTAPP_DEBUG", raising=False)
+    assert run_parsed(argparse.Namespace(func=boom, debug=False)) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: RuntimeError: something broke \\x1b[31m (run with --debug or "
+                   "FIRSTAPP_DEBUG=1 for the traceback)\n")
+
+    assert run_parsed(argparse.Namespace(func=boom, debug=True)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert 'raise RuntimeError("something broke' in err
+    assert err.splitlines()[-1].startswith("error: RuntimeError: something broke")
+
+    monkeypatch.setenv("FIRSTAPP_DEBUG", "1")
+    assert run_parsed(argparse.Namespace(func=boom, debug=False)) == 1
+    assert capsys.readouterr().err.startswith("Traceback")
+
+
+def test_debug_is_a_global_flag_and_python_m_firstapp_fractals_works(fractals_app):
+    for command in ([sys.executable, "-m", "firstapp", "--debug", "fractals", "list"],
+                    [sys.executable, "-m", "firstapp.fractals", "list"]):
+        result = subprocess.run([*command, "--endpoint", fractals_app.endpoint],
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "27 fractals" in result.stdout
+
+
+def test_nothing_below_the_command_line_imports_it():
+    import ast
+
+    import firstapp
+
+    package = Path(firstapp.__file__).parent
+    importers = []
+    for path in package.rglob("*.py"):
+        if path.name == "__main__.py" or path == package / "cli.py":
+            continue  # entry points may call it
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module] if isinstance(node, ast.ImportFrom) else
+                     [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if "firstapp.cli" in names:
+                importers.append(str(path.relative_to(package)))
+    assert importers == []
+
+
+def test_list_escapes_what_a_hostile_app_sends():
+    from tests.backup.hostile import AppHandler, Behaviour, record_for, serve
+
+    behaviour = Behaviour(records=[record_for("\x1b]0;owned\x07\x1b[2J", b"x")])
+    with serve(AppHandler, behaviour) as app:
+        result = run("list", "--endpoint", app)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in result.stdout

@@ -104,3 +104,34 @@ def test_a_fractal_deleted_during_the_listing_costs_no_other(fractals_app_factor
     remaining = [r["uuid"] for r in client.iter_fractals(app.endpoint)]
     assert deleted and len(remaining) == 23
     assert sorted(r["uuid"] for r in records) == sorted(remaining)
+
+
+def test_an_endpoint_that_is_not_the_app_gets_a_clear_error():
+    from tests.backup.hostile import AppHandler, Behaviour, serve
+
+    for body, expected in ((b"<html>hello</html>", "with something that is not JSON"),
+                           (b"[1, 2]", "with JSON that is not a Fractals listing"),
+                           (b'{"num_results": 1, "total_pages": 1, "objects": [{"id": 1}]}',
+                            "with JSON that is not a Fractals listing")):
+        with serve(AppHandler, Behaviour(listing_body=body)) as app, \
+                pytest.raises(client.FractalsAPIError) as info:
+            client.list_fractals(app)
+        assert f"the Fractals app at {app} answered the listing {expected}" in str(info.value)
+
+
+def test_an_app_that_never_answers_times_out():
+    from tests.backup.hostile import AppHandler, Behaviour, serve
+
+    with serve(AppHandler, Behaviour(hang={"GET /v1/fractal"})) as app, \
+            pytest.raises(client.FractalsAPIError) as info:
+        client.list_page(app, timeout=0.5)
+    assert str(info.value).startswith(f"the Fractals app at {app} did not answer GET "
+                                      "/v1/fractal within 0.5 s")
+
+
+def test_read_image_stops_at_its_limit(fractals_app):
+    record = fractals_app.fractals[0]
+    image = client.read_image(fractals_app.endpoint, record["uuid"], record["size"])
+    assert hashlib.sha256(image).hexdigest() == record["checksum"]
+    with pytest.raises(client.FractalsAPIError, match="sent more than the 10 bytes"):
+        client.read_image(fractals_app.endpoint, record["uuid"], 10)
