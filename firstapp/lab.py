@@ -103,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
     print("The cloud and the Fractals app keep running after JupyterLab exits; stop them "
           "with `firstapp cloud stop` and `firstapp fractals stop`.", flush=True)
 
-    # the kernels inherit the stack's settings, and where the checkout is (for samples/)
-    env = {**os.environ, **cloud.env(), "FRACTALS_ENDPOINT": app.endpoint,
-           "FIRSTAPP_ROOT": str(root)}
+    # the kernels inherit the stack's settings, and where the checkout is (for samples/):
+    # step 4 finds goat.jpg through TUTORIAL_DIR (unless set already) wherever the copies are
+    env = {"TUTORIAL_DIR": str(root / "samples"), **os.environ, **cloud.env(),
+           "FRACTALS_ENDPOINT": app.endpoint, "FIRSTAPP_ROOT": str(root)}
     jupyter = Path(sys.executable).with_name("jupyter")
     extra = args.jupyter_args[1:] if args.jupyter_args[:1] == ["--"] else args.jupyter_args
     if hasattr(os, "geteuid") and os.geteuid() == 0:

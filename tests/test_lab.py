@@ -119,6 +119,7 @@ def test_lab_serves_working_copies_with_the_stack_on_loopback(tmp_path):
         assert environ["OS_AUTH_URL"] == f"http://{LOOPBACK}:{cloud_port}/auth/v1.0"
         assert environ["FRACTALS_ENDPOINT"] == f"http://{LOOPBACK}:{fractals_port}"
         assert environ["FIRSTAPP_ROOT"] == str(ROOT)
+        assert (Path(environ["TUTORIAL_DIR"]) / "goat.jpg").is_file()  # step 4 finds it
         listening = [c.laddr for c in server.net_connections("inet")
                      if c.status == psutil.CONN_LISTEN]
         assert listening and all(addr.ip == LOOPBACK for addr in listening), listening

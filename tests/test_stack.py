@@ -31,11 +31,11 @@ def seeded(tmp_path_factory) -> list[dict]:
     return seed_database(f"sqlite:///{db}", stack.FRACTALS, stack.SEED, stack.SIZE, stack.SIZE)
 
 
-def test_the_private_stack_serves_the_seeded_fractals(tmp_path, seeded):
-    with stack.local_stack(tmp_path) as env:
-        served = client.list_fractals(env["FRACTALS_ENDPOINT"])
-        assert requests.get(env["OS_AUTH_URL"], headers={"X-Auth-User": env["OS_USERNAME"],
-                            "X-Auth-Key": env["OS_PASSWORD"]}, timeout=10).status_code == 200
+def test_the_private_stack_serves_the_seeded_fractals(tutorial_stack, seeded):
+    env = tutorial_stack  # stack.local_stack, as the notebook builder starts it
+    served = client.list_fractals(env["FRACTALS_ENDPOINT"])
+    assert requests.get(env["OS_AUTH_URL"], headers={"X-Auth-User": env["OS_USERNAME"],
+                        "X-Auth-Key": env["OS_PASSWORD"]}, timeout=10).status_code == 200
     assert [(f["uuid"], f["checksum"]) for f in served] == \
         [(f["uuid"], f["checksum"]) for f in seeded]
     assert len(seeded) == stack.FRACTALS
