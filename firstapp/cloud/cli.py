@@ -5,8 +5,20 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from firstapp.cloud import control
+from firstapp.cloud import config, control
 from firstapp.net import port_number
+
+
+def count(text: str) -> int:
+    """An argparse type: a number of devices or replicas, 1 to config.MAX_DEVICES."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= config.MAX_DEVICES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number from 1 to {config.MAX_DEVICES}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,12 +37,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     start = command("start", _start, "start the store in the background (create it first)")
     start.add_argument("--port", type=port_number,
                        help=f"proxy port (default {control.DEFAULT_PORT})")
-    start.add_argument("--devices", type=int, help="device directories (default 3)")
-    start.add_argument("--replicas", type=int, help="copies of every object (default 3)")
+    start.add_argument("--devices", type=count, help="device directories (default 3)")
+    start.add_argument("--replicas", type=count,
+                       help="copies of every object, at most --devices (default 3, or "
+                            "--devices when fewer)")
     command("stop", _stop, "stop the store started by `firstapp cloud start`")
     command("status", _status, "say whether the store runs, where, and what it holds")
     command("env", _env, "print shell exports of OS_* settings for the running store")
-    command("repair", _repair, "run one maintenance pass: audit, replicate, update")
+    command("repair", _repair, "run one maintenance pass: audit, replicate, update; "
+                               "exit status 1 when something could not be repaired")
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -81,6 +96,10 @@ def _repair(args: argparse.Namespace) -> int:
 
     report = repair(args.data_dir)
     print(report.summary())
+    if report.problems:
+        from firstapp.errors import FirstappError
+
+        raise FirstappError("not everything could be repaired: " + "; ".join(report.problems))
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -20,13 +22,14 @@ from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, port_in_use, wait_until
 
-DEFAULT_PORT = 8080
+DEFAULT_PORT = config.DEFAULT_PORT
 START_TIMEOUT = 60.0
 LOCK_FILE = ".lock"
+SERVER_MODULE = "firstapp.cloud.server"
 # What a cloud's data directory holds: anything else means it is somebody else's directory.
-CLOUD_FILES = {LOCK_FILE, "etc", "devices", "recon", "settings.json", "credentials.json",
-               "credentials.json.tmp", "clouds.yaml", "clouds.yaml.tmp", "cloud.pid",
-               "ports.json", "cloud.log"}
+CLOUD_FILES = {LOCK_FILE, "etc", "devices", "recon", "offline", "cloud.pid", "cloud.log",
+               *(name + tmp for name in ("settings.json", "credentials.json", "clouds.yaml",
+                                        "ports.json") for tmp in ("", ".tmp"))}
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,29 @@ def start(
     A cloud that already runs is left alone and returned with ``False``.
     """
     layout = Layout.at(data_dir)
-    if port is not None and not 1 <= port <= 65535:
-        raise FirstappError(f"{port} is not a port number (1 to 65535)")
+    config.check(port, devices, replicas)
+    _check_data_dir(layout)
     _refuse_foreign_directory(layout)
     with _locked(layout):
         return _start(layout, port, devices, replicas, timeout)
+
+
+def _check_data_dir(layout: Layout) -> None:
+    """A data directory must be a directory, or creatable as one."""
+    root = layout.root
+    try:
+        if root.exists() and not root.is_dir():
+            raise FirstappError(f"{root} is a file, not a directory: give --data-dir a new or "
+                                "empty directory, or one that holds a local cloud")
+        parent = root.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not root.exists() and not parent.is_dir():
+            raise FirstappError(f"cannot create {root}: {parent} is a file, not a directory; "
+                                "give --data-dir another place")
+    except OSError as exc:
+        raise FirstappError(f"cannot use {root} as the cloud's data directory: "
+                            f"{exc.strerror}; give --data-dir another place") from None
 
 
 def _refuse_foreign_directory(layout: Layout) -> None:
@@ -124,18 +145,24 @@ def _refuse_foreign_directory(layout: Layout) -> None:
 @contextlib.contextmanager
 def _locked(layout: Layout) -> Iterator[None]:
     """Hold the data directory's lock: one start or stop at a time per cloud."""
-    fresh = not layout.root.exists()
-    layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if fresh:
-        layout.root.chmod(0o700)  # whatever the umask
-    with open(layout.root / LOCK_FILE, "a") as lock:
+    try:
+        fresh = not layout.root.exists()
+        layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fresh:
+            layout.root.chmod(0o700)  # whatever the umask
+        lock = open(layout.root / LOCK_FILE, "a")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise FirstappError(f"cannot write to {layout.root}: {exc.strerror}; give --data-dir "
+                            "a directory you can write to") from None
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
 def _start(layout: Layout, port: int | None, devices: int | None, replicas: int | None,
            timeout: float) -> tuple[CloudInfo, bool]:
-    if config.exists(layout):
+    existing = config.exists(layout)
+    if existing:
         settings = config.load_settings(layout)
         for name, wanted in (("devices", devices), ("replicas", replicas)):
             have = getattr(settings, name)
@@ -146,26 +173,41 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
                 )
         if _running_pid(layout):
             return info(layout.root), False
-        if port is not None and port != settings.port:
-            settings = config.Settings(port, settings.devices, settings.replicas)
-            config.save_settings(layout, settings)
+        if port is not None:
+            settings = dataclasses.replace(settings, port=port)  # saved once it listens there
     else:
-        settings = config.Settings(port or DEFAULT_PORT, devices or 3, replicas or 3)
-        try:
-            config.create(layout, settings)
-        except ValueError as exc:
-            raise FirstappError(str(exc)) from None
+        devices = config.DEFAULT_DEVICES if devices is None else devices
+        replicas = min(3, devices) if replicas is None else replicas
+        config.check(port, devices, replicas)
+        settings = config.Settings(port or DEFAULT_PORT, devices, replicas)
 
     if port_in_use(settings.port):
-        raise FirstappError(
-            f"port {settings.port} on {LOOPBACK} is already in use by another program; "
-            f"choose a free one with --port N"
-        )
+        raise _port_taken(settings.port)
+    if not existing:
+        _write(layout, lambda: config.create(layout, settings))
+    credentials = config.load_credentials(layout, renew=True)
+    layout.ports_file.unlink(missing_ok=True)  # the new server writes its own
     proc = _spawn(layout, settings.port)
-    cloud = CloudInfo(layout, settings, config.load_credentials(layout), proc.pid)
+    cloud = CloudInfo(layout, settings, credentials, proc.pid)
     _wait_ready(cloud, proc, timeout)
-    config.write_clouds_yaml(layout.clouds_yaml, settings.port, cloud.credentials)
+    _write(layout, lambda: config.save_settings(layout, settings))
+    _write(layout, lambda: config.write_clouds_yaml(layout.clouds_yaml, settings.port,
+                                                    credentials))
     return cloud, True
+
+
+def _write(layout: Layout, write) -> None:
+    """Run ``write``; a full or read-only disk becomes one clear line."""
+    try:
+        write()
+    except OSError as exc:
+        raise FirstappError(f"cannot write the cloud's files in {layout.root}: "
+                            f"{exc.strerror}; free some space or fix its permissions") from None
+
+
+def _port_taken(port: int) -> FirstappError:
+    return FirstappError(f"port {port} on {LOOPBACK} is already in use by another program; "
+                         "choose a free one with --port N")
 
 
 def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) -> bool:
@@ -242,13 +284,10 @@ def _wait_ready(cloud: CloudInfo, proc: subprocess.Popen, timeout: float) -> Non
         if code is not None:
             cloud.layout.pid_file.unlink(missing_ok=True)
             if code == PORT_TAKEN:
-                raise FirstappError(
-                    f"port {cloud.port} on {LOOPBACK} is already in use by another program; "
-                    "choose a free one with --port N"
-                )
+                raise _port_taken(cloud.port)
             raise FirstappError(
-                f"the cloud's server exited with status {code}; see {cloud.layout.log_file}:\n"
-                + _tail(cloud.layout.log_file)
+                f"the cloud's server exited with status {code} ({_last_line(cloud.layout.log_file)}"
+                f"); see {cloud.layout.log_file}"
             )
         if cloud.layout.ports_file.exists():
             try:
@@ -265,15 +304,34 @@ def _wait_ready(cloud: CloudInfo, proc: subprocess.Popen, timeout: float) -> Non
 
 
 def _running_pid(layout: Layout) -> int | None:
-    """The pid in the pid file if that process is alive and is this cloud's server."""
-    try:
-        pid = int(layout.pid_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    if not _alive(pid) or not _is_our_server(pid, layout):
-        layout.pid_file.unlink(missing_ok=True)
-        return None
+    """The pid of this cloud's server if it runs, else None.
+
+    Looked for in ``cloud.pid``, then in the server's own record (``ports.json``), then
+    among all processes, so a damaged or deleted pid file cannot orphan a server; the pid
+    file is rewritten (or removed) to match what was found.
+    """
+    recorded = _read_pid(layout.pid_file)
+    for pid in (recorded, _read_pid(layout.ports_file)):
+        if pid is not None and _alive(pid) and _is_our_server(pid, layout):
+            break
+    else:
+        pid = _find_server(layout)
+    with contextlib.suppress(OSError):  # a read-only or full disk: the pid is what matters
+        if pid is None:
+            layout.pid_file.unlink(missing_ok=True)
+        elif pid != recorded:
+            layout.pid_file.write_text(str(pid))
     return pid
+
+
+def _read_pid(path: Path) -> int | None:
+    """The pid in ``cloud.pid`` (a number) or ``ports.json`` (its "pid"); None if unreadable."""
+    try:
+        text = path.read_text()
+        pid = json.loads(text)["pid"] if path.suffix == ".json" else int(text)
+    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 0 else None
 
 
 def _alive(pid: int) -> bool:
@@ -288,16 +346,56 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _is_our_server(pid: int, layout: Layout) -> bool:
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if not cmdline.exists():  # no procfs (macOS): trust the pid file
-        return True
-    args = cmdline.read_bytes().split(b"\0")
-    return b"firstapp.cloud.server" in args and str(layout.root).encode() in args
-
-
-def _tail(path: Path, lines: int = 15) -> str:
+def _is_server_command(args: list[str], layout: Layout) -> bool:
+    """``python -m firstapp.cloud.server DATA_DIR PORT`` for this data directory."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        at = args.index(SERVER_MODULE)
+    except ValueError:
+        return False
+    return args[at + 1:at + 2] == [str(layout.root)]
+
+
+def _is_our_server(pid: int, layout: Layout) -> bool:
+    args = _command_line(pid)
+    return args is not None and _is_server_command(args, layout)
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """A process's arguments, from /proc (Linux) or ``ps`` (macOS); None if it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [arg.decode(errors="replace") for arg in raw.split(b"\0")]
     except FileNotFoundError:
-        return ""
+        if Path("/proc/self/cmdline").exists():
+            return None
+    except OSError:
+        return None
+    done = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)],
+                          capture_output=True, text=True, check=False)
+    return done.stdout.split() if done.returncode == 0 else None
+
+
+def _find_server(layout: Layout) -> int | None:
+    """Search every process for this cloud's server (it is named by its data directory)."""
+    if Path("/proc/self/cmdline").exists():
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        for pid in pids:
+            if pid != os.getpid() and _is_our_server(pid, layout):
+                return pid
+        return None
+    done = subprocess.run(["ps", "-ax", "-ww", "-o", "pid=,command="],
+                          capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        pid, *args = line.split()
+        if _is_server_command(args, layout):
+            return int(pid)
+    return None
+
+
+def _last_line(path: Path) -> str:
+    """The last line the server logged (its error, when it failed to start)."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    return lines[-1].strip() if lines else "nothing logged"

@@ -84,6 +84,7 @@ def run(layout) -> dict:
         daemon.run_once()
         report[f"{service}_dbs_replicated"] = daemon.stats["success"]
         report[f"{service}_dbs_fixed"] = daemon.stats["diff"] + daemon.stats["rsync"]
+        report[f"{service}_db_failures"] = daemon.stats["failure"]
 
     ObjectUpdater(conf("object", "object-updater")).run_once()
     ContainerUpdater(conf("container", "container-updater")).run_once()

@@ -6,18 +6,20 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from firstapp.cloud import control
+from firstapp.cloud import control, faults
 from firstapp.cloud.client import START_HINT
 from firstapp.errors import FirstappError
 
 
 @dataclass(frozen=True)
 class RepairReport:
-    """Counts from one pass of the auditor, replicators and updaters."""
+    """Counts from one pass of the auditor, replicators and updaters, and what it could
+    not repair (each a sentence saying what to do; empty when all is well)."""
 
     counts: dict[str, int]
+    problems: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> int:
         return self.counts[key]
@@ -56,4 +58,34 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 600)
         raise FirstappError(
             f"the maintenance pass failed (status {done.returncode}); see {cloud.layout.log_file}"
         )
-    return RepairReport(json.loads(done.stdout.decode().strip().splitlines()[-1]))
+    counts = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    problems = missing_devices(cloud)
+    failures = {"object replication": counts["replication_failures"],
+                "container database": counts.get("container_db_failures", 0),
+                "account database": counts.get("account_db_failures", 0)}
+    if any(failures.values()):
+        problems.append(
+            ", ".join(f"{n} {what} failures" for what, n in failures.items() if n)
+            + f" (see {cloud.layout.log_file})"
+            + ("" if problems else ": run `firstapp cloud repair` again")
+        )
+    return RepairReport(counts, problems)
+
+
+def missing_devices(cloud: control.CloudInfo) -> list[str]:
+    """A sentence for each of the ring's devices whose directory is not there."""
+    layout = cloud.layout
+    offline = set(faults.offline_devices(layout))
+    found = []
+    for device in (f"d{i}" for i in range(1, cloud.settings.devices + 1)):
+        path = layout.devices / device
+        if path.is_dir():
+            continue
+        if device in offline:
+            found.append(f"device {device} is offline: move {faults.offline_dir(layout) / device} "
+                         f"back to {path}, then run `firstapp cloud repair` again")
+        else:
+            found.append(f"device {device} is missing ({path} is gone): create it empty "
+                         f"(mkdir {path}) and run `firstapp cloud repair` again to copy its "
+                         "objects back from the other devices")
+    return found

@@ -11,10 +11,13 @@ import errno
 import json
 import logging
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 PORT_TAKEN = 98  # exit status when the proxy port is already in use (errno EADDRINUSE)
+SETTLE_DELAY = 3.0  # s after start before the updaters begin: leave the CPU to the first requests
 
 
 class _LogFileHandler(logging.StreamHandler):
@@ -42,9 +45,14 @@ def serve(layout, port: int) -> None:
     from swift.common.wsgi import SwiftHttpProtocol, loadapp
 
     from firstapp.cloud import config
-    from firstapp.cloud.layout import SERVICES
+    from firstapp.cloud.layout import SERVICES, write_private
     from firstapp.net import LOOPBACK
 
+    settings = config.load_settings(layout)
+    # Swift's own servers set this global from fallocate_reserve in run_wsgi, which the
+    # in-process cluster does not use; fallocate() checks it before every object write.
+    utils.FALLOCATE_RESERVE, utils.FALLOCATE_IS_PERCENT = utils.config_fallocate_value(
+        config.backend_reserve(settings.fallocate_reserve))
     logs.ThreadSafeSysLogHandler = _LogFileHandler
     logging.getLogger().addFilter(_quiet_missing_cache)
     # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
@@ -58,7 +66,8 @@ def serve(layout, port: int) -> None:
     for service in SERVICES:
         sockets[service] = eventlet.listen((LOOPBACK, 0), reuse_port=False)
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
-    config.write_server_configs(layout, ports)
+    config.write_server_configs(layout, ports, settings.fallocate_reserve,
+                                settings.replicas)
     config.point_rings_at(layout, ports)
 
     threads = []
@@ -71,21 +80,39 @@ def serve(layout, port: int) -> None:
                 socket_timeout=60, custom_pool=eventlet.GreenPool(1024),
             )
         )
-    layout.ports_file.write_text(json.dumps(ports))
-    eventlet.spawn(_exit_when_removed, layout)
+    # the server's own record of itself: `stop` finds it by this even if cloud.pid is damaged
+    write_private(layout.ports_file, json.dumps({**ports, "pid": os.getpid()}))
+    children: list[subprocess.Popen] = []
+    signal.signal(signal.SIGTERM, lambda *_: _exit(children, "stopped"))
+    eventlet.spawn_after(SETTLE_DELAY, _start_settler, layout, children)
+    eventlet.spawn(_exit_when_removed, layout, children)
     for thread in threads:
         thread.wait()
 
 
-def _exit_when_removed(layout, interval: float = 1.0) -> None:
+def _start_settler(layout, children: list[subprocess.Popen]) -> None:
+    """The background updaters (:mod:`firstapp.cloud.settle`) in a child process."""
+    children.append(subprocess.Popen(
+        [sys.executable, "-m", "firstapp.cloud.settle", str(layout.root)],
+        stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr,
+    ))
+
+
+def _exit(children: list[subprocess.Popen], why: str) -> None:
+    for child in children:
+        child.terminate()
+    print(f"local cloud {why}", file=sys.stderr, flush=True)
+    os._exit(0)
+
+
+def _exit_when_removed(layout, children: list[subprocess.Popen], interval: float = 1.0) -> None:
     """End the server once its data directory is deleted: with the pid file gone nothing
     could stop it, and it would hold its port (and answer with missing disks) forever."""
     import eventlet
 
-    while layout.settings_file.exists():
+    while layout.etc.is_dir():
         eventlet.sleep(interval)
-    print(f"{layout.root} was deleted: stopping", file=sys.stderr, flush=True)
-    os._exit(0)
+    _exit(children, f"stopped: {layout.root} was deleted")
 
 
 def main(argv: list[str]) -> None:

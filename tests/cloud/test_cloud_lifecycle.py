@@ -73,16 +73,31 @@ def test_restart_keeps_data_and_credentials(cloud_dir):
     assert connection(*conn_args).get_object("kept", "note")[1] == b"still here"
 
 
-def test_port_taken_names_the_port(cloud_dir):
+def start_on_a_taken_port(cloud_dir) -> tuple[int, subprocess.CompletedProcess]:
     with socket.socket() as holder:
         holder.bind((LOOPBACK, 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = firstapp("cloud", "start", "--data-dir", str(cloud_dir), "--port", str(port))
-    assert result.returncode != 0
-    assert f"port {port}" in result.stderr and "already in use" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert control.info(cloud_dir).pid is None
+        return port, firstapp("cloud", "start", "--data-dir", str(cloud_dir), "--port",
+                              str(port))
+
+
+def test_port_taken_names_the_port_and_is_not_saved(cloud_dir):
+    port, result = start_on_a_taken_port(cloud_dir)
+    assert result.returncode == 1
+    assert result.stderr == (f"error: port {port} on 127.0.0.1 is already in use by another "
+                             "program; choose a free one with --port N\n")
+    assert not (cloud_dir / "settings.json").exists()  # nothing was created
+
+    kept = free_port()
+    control.start(cloud_dir, port=kept)
+    control.stop(cloud_dir)
+    port, result = start_on_a_taken_port(cloud_dir)
+    assert result.returncode == 1 and f"port {port}" in result.stderr
+    cloud = control.info(cloud_dir)
+    assert cloud.pid is None and cloud.port == kept
+    assert firstapp("cloud", "start", "--data-dir", str(cloud_dir)).returncode == 0
+    assert control.info(cloud_dir).running
 
 
 def test_devices_must_hold_the_replicas(cloud_dir):
@@ -92,11 +107,18 @@ def test_devices_must_hold_the_replicas(cloud_dir):
     assert "3 replicas need at least 3 devices" in result.stderr
 
 
-def test_stopped_cloud_says_how_to_start(cloud_dir):
+def test_stopped_cloud_says_how_to_start(cloud_dir, monkeypatch):
     cloud, _ = control.start(cloud_dir, port=free_port())
     control.stop(cloud_dir)
-    with pytest.raises(FirstappError, match=r"not running.*`firstapp cloud start`"):
+    local = (f"the local cloud is not running (nothing answers at {cloud.auth_url}); "
+             "start it with `firstapp cloud start`")
+    with pytest.raises(FirstappError) as raised:
+        authenticate(cloud.auth_url, cloud.username, cloud.password, data_dir=cloud_dir)
+    assert str(raised.value) == local
+    monkeypatch.setenv("FIRSTAPP_CLOUD_DIR", str(cloud_dir))  # as `firstapp cloud env` sets it
+    with pytest.raises(FirstappError) as raised:
         authenticate(cloud.auth_url, cloud.username, cloud.password)
+    assert str(raised.value) == local
     env = firstapp("cloud", "env", "--data-dir", str(cloud_dir))
     assert env.returncode == 1
     assert "not running; start it with `firstapp cloud start`" in env.stderr
