@@ -13,7 +13,7 @@ FRACTALS_PORT ?=
 PORTS = $(if $(CLOUD_PORT),--port $(CLOUD_PORT)) $(if $(FRACTALS_PORT),--fractals-port $(FRACTALS_PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tutorial test lint lab notebooks docs bench clean
+.PHONY: help setup tutorial test lint lab notebooks docs bench browser clean
 
 help:
 	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
@@ -23,6 +23,8 @@ help:
 	@echo "make notebooks  regenerate notebooks/ from samples/ and the narrative"
 	@echo "make docs       build the HTML guide into build/html/"
 	@echo "make bench      run the benchmarks in bench/"
+	@echo "make browser    install headless Chromium and chromedriver (Debian packages, apt-get)"
+	@echo "                for the real-browser tests in tests/browser/"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +54,20 @@ docs: setup
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Debian's chromium and chromium-driver for the real-browser tests (tests/browser/); apt-get
+# needs root, so it runs through sudo for anyone else
+SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v apt-get >/dev/null || { echo "make browser installs Debian's chromium and" \
+	  "chromium-driver with apt-get; elsewhere install Chromium and chromedriver yourself"; exit 1; }
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then \
+	  echo "chromium and chromedriver are installed"; \
+	else \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    chromium chromium-driver; \
+	fi
 
 clean:
 	rm -rf build .pytest_cache
