@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -21,7 +20,6 @@ from .helpers import (
     SDKS,
     MiB,
     large_object_facts,
-    md5_of_file,
     object_names,
     run_steps,
     sample_path,
@@ -60,7 +58,7 @@ def observe_large_object_deletion(sdk, ns, swift_conn, seen):
         if name_of(*args, **kwargs) == ns["large_name"] and "facts" not in seen:
             seen["facts"] = large_object_facts(swift_conn, ns["container_name"],
                                                ns["large_name"])
-            seen["local_md5"] = md5_of_file(Path(ns["large_path"]))
+            seen["local_md5"] = ns["local_md5"].hexdigest()  # of the file, as written
         return original(*args, **kwargs)
 
     owner.delete_object = delete_object
@@ -161,5 +159,43 @@ def test_connect_from_variables_without_clouds_yaml(sdk, use_sample_env, monkeyp
     for step, _ in run_steps(sample_path(sdk), "", ns):
         if step.name == "1-connect":
             break
-    assert ns.get("cloud_name") is None
+    assert not ns.get("cloud_name")
     assert isinstance(ns["containers"], list)
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_step_1_says_which_store_and_which_settings(sdk, use_sample_env, monkeypatch, capsys):
+    """OS_CLOUD left over from `firstapp cloud env` while OS_AUTH_URL points elsewhere: the
+    connect step says which store it reached, where its settings came from, and how to
+    switch (shade and openstacksdk follow OS_CLOUD; libcloud never reads clouds.yaml)."""
+    elsewhere = "http://127.0.0.1:9/auth/v1.0"  # nothing answers there
+    monkeypatch.setenv("OS_AUTH_URL", elsewhere)
+    ns: dict = {}
+    if sdk == "libcloud":
+        with pytest.raises(SystemExit, match=f"Nothing answers at {elsewhere}"):
+            for _ in run_steps(sample_path(sdk), "", ns):
+                pass
+        assert "OS_CLOUD" not in capsys.readouterr().out
+        return
+    for step, _ in run_steps(sample_path(sdk), "", ns):
+        if step.name == "1-connect":
+            break
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        f"Connected to {use_sample_env['OS_AUTH_URL']} as tutorial:learner, using the "
+        "clouds.yaml entry 'local' (OS_CLOUD)",
+        f"Not to OS_AUTH_URL ({elsewhere}): OS_CLOUD wins. To use the OS_* variables instead: "
+        "unset OS_CLOUD OS_CLIENT_CONFIG_FILE"]
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+def test_step_1_prints_nothing_that_differs_between_stores_but_the_address(
+        sdk, use_sample_env, monkeypatch, capsys):
+    monkeypatch.delenv("OS_CLOUD")
+    ns: dict = {}
+    for step, _ in run_steps(sample_path(sdk), "", ns):
+        if step.name == "1-connect":
+            break
+    out = capsys.readouterr().out
+    assert out == (f"Connected to {use_sample_env['OS_AUTH_URL']} as tutorial:learner, using "
+                   "the OS_* variables\n")
