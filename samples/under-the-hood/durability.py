@@ -52,6 +52,19 @@ print(f"The cloud's data directory holds {len(devices)} devices: {', '.join(devi
 import hashlib
 import random
 
+# This page's objects are called object-NN and written-...; anything else in the container
+# belongs to someone else, and the clean-up of step 14 must not delete it.
+try:
+    _, listing = conn.get_container(container_name, full_listing=True)
+except swift.ClientException as exc:
+    if exc.http_status != 404:
+        raise
+    listing = []
+others = [entry["name"] for entry in listing
+          if not entry["name"].startswith(("object-", "written-"))]
+if others:
+    raise SystemExit(f"The container {container_name!r} holds {len(others)} object(s) that "
+                     "this page did not store: set container_name in step 1 to another name")
 conn.put_container(container_name)
 md5s = {}  # object name -> md5 of what we stored: our own record, kept outside the store
 for index in range(object_count):
