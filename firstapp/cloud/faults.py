@@ -5,16 +5,26 @@ when its directory is missing. With ``mount_check = false`` the account, contain
 object servers then answer 507 Insufficient Storage for it, as a real Swift node does for
 an unmounted disk. The directory waits in ``<data dir>/offline/`` until it is brought back:
 outside ``devices/``, where the auditor and updaters would still find it.
+
+A cloud is *full* when its disk has less free space than its ``fallocate_reserve``: it then
+refuses writes with 507 Insufficient Storage. :func:`full` makes it so without filling
+the disk, by raising the reserve to 100%.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from firstapp.cloud import config, control
 from firstapp.cloud.layout import Layout
 from firstapp.errors import FirstappError
+
+#: A reserve no disk can keep: every write is refused as if the disk were full.
+EVERYTHING = "100%"
 
 
 def offline_dir(layout: Layout) -> Path:
@@ -93,3 +103,39 @@ def corrupt(path: Path, offset: int | None = None, length: int = 8) -> int:
         fh.seek(offset)
         fh.write(rotten)
     return offset
+
+
+def set_reserve(data_dir: str | os.PathLike[str], reserve: str) -> control.CloudInfo:
+    """Restart the cloud in ``data_dir`` keeping ``reserve`` free (bytes, or ``N%`` of the
+    disk); return it running. Its port, credentials and objects stay as they were."""
+    layout = Layout.at(data_dir)
+    settings = config.load_settings(layout)
+    config.parse_reserve(reserve)
+    control.stop(layout.root)
+    config.save_settings(layout, dataclasses.replace(settings, fallocate_reserve=reserve))
+    cloud, _ = control.start(layout.root)
+    return cloud
+
+
+@contextmanager
+def full(data_dir: str | os.PathLike[str]) -> Iterator[control.CloudInfo]:
+    """Make the running cloud in ``data_dir`` full for a ``with`` block, then not.
+
+    Inside, every PUT and POST answers 507 Insufficient Storage ("The store is full: ...")
+    while reads, listings and deletes work; afterwards the reserve is what it was and
+    writes succeed again. The cloud is restarted on the way in and out (about a second
+    each; same port, credentials and tokens, but open connections are closed), so use a
+    cloud of the test's own (``cloud_factory``), e.g.::
+
+        cloud = cloud_factory()
+        with faults.full(cloud.layout.root):
+            ...  # run the command under test: it must stop with "the store is full"
+        ...      # run it again: it must now finish
+    """
+    layout = Layout.at(data_dir)
+    before = config.load_settings(layout).fallocate_reserve
+    cloud = set_reserve(layout.root, EVERYTHING)
+    try:
+        yield cloud
+    finally:
+        set_reserve(layout.root, before)

@@ -1,0 +1,102 @@
+"""The local cloud settles by itself: listings catch up without `firstapp cloud repair`, and a
+burst of uploads neither fails nor locks the devices out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from firstapp.cloud.client import connection
+from firstapp.cloud.placement import account_of
+from firstapp.net import wait_until
+
+BURST = 64  # concurrent uploaders, as `backup --workers 64` runs them
+SETTLE_WITHIN = 60.0  # s: a bound for the polls below, far above what they take
+
+
+@pytest.fixture(scope="module")
+def cloud(cloud_factory):
+    """A cloud of this module's own: its logs and pending updates are checked."""
+    return cloud_factory()
+
+
+def pending_updates(cloud) -> list:
+    """The container updates the object servers saved for the updater."""
+    return sorted(cloud.layout.devices.glob("*/async_pending*/*/*"))
+
+
+def device_listing(cloud, device: str, container: str) -> set[str]:
+    """Object names in one device's copy of a container, from its container server."""
+    from swift.common.ring import Ring
+    from swift.common.utils import set_swift_dir
+
+    set_swift_dir(str(cloud.layout.etc))  # the cloud's hash prefix and suffix place it
+    account = account_of(cloud.storage_url)
+    partition, _ = Ring(str(cloud.layout.etc), ring_name="container").get_nodes(account,
+                                                                               container)
+    port = json.loads(cloud.layout.ports_file.read_text())["container"]
+    answer = requests.get(f"http://127.0.0.1:{port}/{device}/{partition}/{account}/"
+                          f"{container}?format=json", timeout=30)
+    answer.raise_for_status()
+    return {entry["name"] for entry in answer.json()}
+
+
+def test_a_burst_of_uploads_is_stored_listed_and_leaves_the_store_writable(cloud):
+    conn = connection(cloud.auth_url, cloud.username, cloud.password)
+    conn.put_container("burst")
+    local = threading.local()
+    bodies = {f"object-{i:03d}": os.urandom(64 * 1024) for i in range(2 * BURST)}
+
+    def upload(name: str) -> str:
+        if not hasattr(local, "conn"):
+            local.conn = connection(cloud.auth_url, cloud.username, cloud.password)
+        return local.conn.put_object("burst", name, bodies[name])
+
+    with ThreadPoolExecutor(BURST) as pool:
+        etags = dict(zip(bodies, pool.map(upload, bodies), strict=True))
+    assert all(etags[name] == hashlib.md5(body).hexdigest() for name, body in bodies.items())
+
+    # right after the burst the store still takes writes: no device was locked out
+    conn.put_object("burst", "right-after", b"one more")
+    expected = {*bodies, "right-after"}
+
+    def listed() -> set[str]:
+        return {entry["name"] for entry in conn.get_container("burst", full_listing=True)[1]}
+
+    assert wait_until(lambda: listed() == expected, SETTLE_WITHIN, interval=0.5), (
+        f"{len(expected - listed())} objects missing from the listing")
+    assert "error limited" not in cloud.layout.log_file.read_text()
+
+
+def test_updates_saved_for_later_reach_the_listing_without_repair(cloud):
+    """A container copy that cannot take updates gets them from the background updater."""
+    conn = connection(cloud.auth_url, cloud.username, cloud.password)
+    conn.put_container("late")
+    names = {f"late-{i}" for i in range(8)}
+    # d1's container databases are out of reach: its container server answers 404, so the
+    # object servers save d1's listing updates for later ("async pending")
+    containers = cloud.layout.devices / "d1" / "containers"
+    away = containers.with_name("containers.away")
+    containers.rename(away)
+    try:
+        for name in names:
+            conn.put_object("late", name, name.encode())
+        saved = pending_updates(cloud)
+        assert len(saved) >= len(names)
+    finally:
+        away.rename(containers)
+
+    assert wait_until(lambda: device_listing(cloud, "d1", "late") == names, SETTLE_WITHIN,
+                      interval=0.5)
+    assert wait_until(lambda: not pending_updates(cloud), SETTLE_WITHIN, interval=0.5)
+    # and the container updater carried the container's count up to the account
+    def counted() -> int:
+        return {c["name"]: c["count"] for c in conn.get_account()[1]}.get("late", 0)
+
+    assert wait_until(lambda: counted() == len(names), SETTLE_WITHIN, interval=0.5)
