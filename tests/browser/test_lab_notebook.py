@@ -1,7 +1,8 @@
 """JupyterLab in a real browser: Run All on an SDK notebook is clean and shows the pictures.
 
 JupyterLab is started as `make lab` starts it (``firstapp lab``), on a private local cloud
-and Fractals app on free ports, so the test never touches your own.
+and Fractals app on free ports, with its working copies and Jupyter's state in the test's
+directory, so the test never touches your own.
 """
 
 from __future__ import annotations
