@@ -113,6 +113,25 @@ def test_libcloud_multipart_upload_fails_unless_verify_hash_is_false(
     assert len(object_names(swift_conn, container, prefix="large/")) == 3
 
 
+def test_libcloud_hides_a_missing_container_behind_obscure_errors(local_cloud, swift_conn,
+                                                                  container):
+    from libcloud.common.types import LibcloudError
+    from libcloud.storage.types import ContainerDoesNotExistError
+
+    driver = libcloud_driver(local_cloud, ex_force_base_url=local_cloud.storage_url)
+    box = driver.get_container(container)
+    swift_conn.delete_container(container)  # gone, as after step 12
+    with pytest.raises(LibcloudError, match="Server didn't return etag"):
+        driver.upload_object(str(GOAT), box, "goat")
+    with pytest.raises(LibcloudError, match="Unexpected status code: 404"):
+        driver.list_container_objects(box)
+    assert status_of(swift_conn.head_container, container) == 404
+
+    # workaround (steps 4, 5, 9, 11, 12, 14): ask for the container by name first
+    with pytest.raises(ContainerDoesNotExistError):
+        driver.get_container(container)
+
+
 # ---- shade 1.33.0 ------------------------------------------------------------------------
 
 def shade_cloud(cloud):
