@@ -26,6 +26,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from firstapp import steps
+from firstapp.errors import FirstappError
 from firstapp.notebooks.narrative import (
     SDK_TITLES,
     SDKS,
@@ -34,8 +35,8 @@ from firstapp.notebooks.narrative import (
     parse,
     sample_path,
 )
+from firstapp.paths import project_root
 
-ROOT = Path(__file__).resolve().parents[2]
 NARRATIVE = Path("docs/durability.md")
 CELL_TIMEOUT = 900
 
@@ -231,8 +232,10 @@ def source_view(nb: NotebookNode) -> list[tuple]:
              c["metadata"].get("tags")) for c in nb.cells]
 
 
-def drift(root: Path = ROOT) -> list[str]:
-    """Notebooks whose cells differ from what the narrative and samples generate."""
+def drift(root: Path | None = None) -> list[str]:
+    """Notebooks whose cells differ from what the narrative and samples generate (in the
+    checkout ``root``, by default :func:`~firstapp.paths.project_root`)."""
+    root = root or project_root()
     stale = []
     for t in TRACKS:
         path = notebook_path(root, t.name)
@@ -264,7 +267,8 @@ def leaked_secrets(nb: NotebookNode, secrets: list[str]) -> list[int]:
     return found
 
 
-def build(root: Path = ROOT, run: bool = True, output_dir: Path | None = None) -> list[Path]:
+def build(root: Path | None = None, run: bool = True,
+          output_dir: Path | None = None) -> list[Path]:
     """Write every track's notebook into ``output_dir`` (default: ``root``'s notebooks/);
     with ``run``, execute them first against a private local stack, tidy their outputs and
     keep the outputs already in ``output_dir`` of every cell whose new ones differ only
@@ -273,6 +277,7 @@ def build(root: Path = ROOT, run: bool = True, output_dir: Path | None = None) -
     from firstapp.notebooks.tidy import private_ports, settle, tidy
     from firstapp.stack import environment, local_stack
 
+    root = root or project_root()
     output_dir = output_dir or root / "notebooks"
     notebooks = {t.name: render(root, t) for t in TRACKS}
     if run:
@@ -306,12 +311,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="write the notebooks into DIR instead of notebooks/")
     args = parser.parse_args(argv)
+    try:
+        root = project_root()
+    except FirstappError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.check:
-        stale = drift()
+        stale = drift(root)
         for path in stale:
             print(f"{path} is out of date: run `make notebooks`", file=sys.stderr)
         return 1 if stale else 0
-    written = build(run=not args.no_execute, output_dir=args.output_dir)
+    written = build(root, run=not args.no_execute, output_dir=args.output_dir)
     for path in written:
         print(f"wrote {path}")
     if not written:

@@ -11,10 +11,10 @@ import sys
 import nbformat
 from PIL import Image
 
-from firstapp.notebooks import build
 from firstapp.notebooks.outputs import as_terminal_shows, step_outputs
+from firstapp.paths import project_root
 
-ROOT = build.ROOT
+ROOT = project_root()
 
 
 def test_a_progress_bar_redrawn_in_place_ends_as_its_last_state():

@@ -16,9 +16,10 @@ import pytest
 
 from firstapp import steps
 from firstapp.notebooks import build
+from firstapp.paths import project_root
 from firstapp.stack import environment
 
-ROOT = build.ROOT
+ROOT = project_root()
 NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
 
 SECRET_PATTERNS = [
