@@ -202,3 +202,40 @@ def test_restore_escapes_hostile_object_names(swift_conn, container, cloud_env, 
     assert f"(copy it to {record['uuid']} to restore it)" in result.stderr
     assert "1 restored" in result.stdout and "2 refused" in result.stdout
     assert MANIFEST_NAME not in result.stderr
+
+
+def test_a_full_local_cloud_stops_the_backup_and_loses_nothing(cloud_factory,
+                                                              fractals_app_factory):
+    from firstapp.cloud import faults
+    from firstapp.fractals import client
+
+    cloud = cloud_factory()
+    app = fractals_app_factory(4, seed=3, width=24, height=24)
+    first = run_cli("backup", "--container", "full", "--endpoint", app.endpoint,
+                    env=cloud.env())
+    assert first.returncode == 0, first.stderr
+    newer = client.create_fractals(app.endpoint, 2, seed=4, width=24, height=24,
+                                   progress=False)
+
+    with faults.full(cloud.layout.root) as full:
+        result = run_cli("backup", "--container", "full", "--endpoint", app.endpoint,
+                         env=full.env())
+        assert_one_error_line(result, "the store is full: the object store at ",
+                              "answered 507 Insufficient Storage while uploading fractal ",
+                              "nothing was lost")
+
+    conn = swift_connection(cloud)
+    assert sorted(object_names(conn, "full")) == sorted(app.uuids)  # the first backup, whole
+    assert sorted(read_manifest_json(conn, "full")["objects"]) == sorted(app.uuids)
+    again = run_cli("backup", "--container", "full", "--endpoint", app.endpoint,
+                    env=cloud.env())
+    assert again.returncode == 0, again.stderr
+    assert "2 uploaded, 4 skipped" in again.stdout
+    assert sorted(object_names(conn, "full")) == sorted(
+        app.uuids + [r["uuid"] for r in newer])
+
+
+def swift_connection(cloud):
+    from firstapp.cloud.client import connection
+
+    return connection(cloud.auth_url, cloud.username, cloud.password)
