@@ -82,7 +82,7 @@ if others:
                      "that this tutorial did not store: choose another container name "
                      "(TUTORIAL_CONTAINER, or container_name in step 1) and start again")
 print(f"Container {container_name!r} is ready "
-      f"({'created by' if created_container else 'empty, from before'} this run)")
+      f"({'created by' if created_container else 'there before'} this run)")
 
 # step-3
 containers = conn.object_store.containers()
