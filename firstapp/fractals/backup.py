@@ -47,8 +47,8 @@ from firstapp.fractals.transfer import (
     PerThread,
     Result,
     Status,
-    StoreUnavailable,
     Tally,
+    Unavailable,
     canonical_uuid,
     check_container_name,
     check_timeout,
@@ -176,7 +176,8 @@ def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
     """Back up one (checked, rendered) fractal unless the store provably holds its image.
 
     ``listed`` is the container listing's entry for its uuid, ``known`` the manifest's.
-    Per-fractal failures are returned; :class:`StoreUnavailable` is raised.
+    Per-fractal failures are returned; :class:`Unavailable` is raised when the store or
+    the app does not answer at all (the run stops).
     """
     uuid = record["uuid"]
     try:
@@ -190,8 +191,11 @@ def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
                 return Outcome(Result(uuid, Status.SKIPPED), entry)
         entry = upload_fractal(conn, endpoint, container, record, session, timeout=timeout)
         return Outcome(Result(uuid, Status.UPLOADED, entry.size), entry)
-    except StoreUnavailable:
+    except Unavailable:
         raise
+    except client.AppNotAnswering as exc:  # every other fractal would wait as long
+        raise Unavailable(f"{exc}; stopped here, nothing was lost: run the command again "
+                          "once the app answers") from None
     except FirstappError as exc:
         return Outcome(Result(uuid, Status.FAILED, message=str(exc)))
     except (swift.ClientException, requests.RequestException, OSError) as exc:

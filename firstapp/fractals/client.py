@@ -35,6 +35,10 @@ class FractalsAPIError(FirstappError):
         self.status = status
 
 
+class AppNotAnswering(FractalsAPIError):
+    """Nothing answered at the app's address, or not within the timeout."""
+
+
 def default_endpoint() -> str:
     """``$FRACTALS_ENDPOINT``, or ``http://127.0.0.1:8081``."""
     return os.environ.get("FRACTALS_ENDPOINT") or DEFAULT_ENDPOINT
@@ -60,12 +64,12 @@ def _request(method: str, endpoint: str | None, path: str,
         response = (session or requests).request(method, base + path, timeout=limits,
                                                  **kwargs)
     except requests.Timeout:
-        raise FractalsAPIError(
+        raise AppNotAnswering(
             f"the Fractals app at {base} did not answer {method} {path} within {limits[1]:g} s "
             "(is it overloaded, or stopped?)"
         ) from None
     except requests.ConnectionError:
-        raise FractalsAPIError(
+        raise AppNotAnswering(
             f"the Fractals app is not running at {base}; "
             "start it with `firstapp fractals serve` (or pass --endpoint)"
         ) from None

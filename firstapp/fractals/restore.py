@@ -186,7 +186,8 @@ def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], cont
                    name: str, existing: str | None, created: datetime, *,
                    expected: Entry | None = None) -> Result:
     """Restore one object; ``existing`` is the database's checksum for this uuid, if any,
-    ``expected`` the manifest's entry for it. :class:`StoreUnavailable` is raised."""
+    ``expected`` the manifest's entry for it. :class:`StoreUnavailable` is raised (the run
+    stops)."""
     downloaded = 0
     try:
         if canonical_uuid(name) is None:

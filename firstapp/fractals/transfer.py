@@ -5,7 +5,8 @@ Every call to the store is bounded: connections are made with a connect and a re
 timeout, swiftclient does not retry on its own (a hung store would cost a timeout per
 retry), and :func:`store_call` retries only answers that say "try again" (5xx other
 than 507). A timeout, a refused connection or a full store (507) is a
-:class:`StoreUnavailable`: the pool stops, since every other object would fail the same.
+:class:`StoreUnavailable`, and an app that does not answer an :class:`Unavailable`: the
+pool stops, since every other item would fail the same way.
 """
 
 from __future__ import annotations
@@ -84,9 +85,13 @@ class Result:
     message: str = ""
 
 
-class StoreUnavailable(FirstappError):
-    """The store as a whole failed (no answer in time, connection refused, full): the run
-    stops, since every other object would fail the same way."""
+class Unavailable(FirstappError):
+    """The store or the app as a whole failed: the run stops, since every other item
+    would fail the same way."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store as a whole failed: no answer in time, connection refused, full."""
 
 
 # --- credentials and connections --------------------------------------------------------
@@ -243,15 +248,15 @@ class PerThread:
 
 def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
              on_result: Callable[[Result], None], *, desc: str, unit: str,
-             progress: bool) -> StoreUnavailable | None:
+             progress: bool) -> Unavailable | None:
     """Run ``task`` over ``items`` on ``workers`` threads, with a progress bar on stderr.
 
-    Returns None once every item is done, or the :class:`StoreUnavailable` a task raised:
+    Returns None once every item is done, or the :class:`Unavailable` a task raised:
     the items not started yet are dropped, those running finish (each call is bounded by
     its timeout) and are reported. Any other exception stops the lot and is raised.
     """
     items = list(items)
-    stopped: StoreUnavailable | None = None
+    stopped: Unavailable | None = None
     stopping = threading.Event()
 
     def guarded(item: Any) -> Result | None:
@@ -259,7 +264,7 @@ def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
             return None
         try:
             return task(item)
-        except StoreUnavailable:
+        except Unavailable:
             stopping.set()
             raise
 
@@ -279,7 +284,7 @@ def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
             for future in as_completed(futures):
                 try:
                     report(future)
-                except StoreUnavailable as exc:
+                except Unavailable as exc:
                     stopped = exc
                     break
         except BaseException:
@@ -290,7 +295,7 @@ def run_pool(items: Iterable[Any], task: Callable[[Any], Result], workers: int,
             executor.shutdown(wait=True, cancel_futures=True)
             for future in futures:
                 if future not in seen and future.done() and not future.cancelled():
-                    with contextlib.suppress(StoreUnavailable):
+                    with contextlib.suppress(Unavailable):
                         report(future)
     return stopped
 
