@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 
 @dataclass
@@ -27,6 +27,10 @@ class Behaviour:
     listing_body: bytes | None = None  # raw body for GET /v1/fractal, instead of JSON
     hang: set[str] = field(default_factory=set)  # methods (or "GET /v1/fractal") that hang
     put_status: int | None = None  # the store: status for an object PUT
+    # the store: objects it holds (swiftclient's headers and body), and how many listings
+    # leave a name out (-1: every listing), as a lagging container listing does
+    objects: dict[str, tuple[dict[str, str], bytes]] = field(default_factory=dict)
+    unlisted: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -107,20 +111,55 @@ class StoreHandler(_Handler):
     """Swift v1 auth and the few container and object calls backup makes."""
 
     def do_GET(self) -> None:  # noqa: N802
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
         self.behaviour.requests.append(("GET", path))
         if path == "/auth/v1.0":
             host, port = self.server.server_address[:2]
             self._send(200, b"", {"X-Storage-Url": f"http://{host}:{port}/v1/AUTH_hostile",
                                   "X-Auth-Token": "AUTH_tk_hostile"})
-        elif path.count("/") == 3:  # /v1/AUTH_hostile/<container>: an empty listing
-            self._send(200, b"[]", {"Content-Type": "application/json; charset=utf-8"})
-        else:  # any object, the manifest included
-            self._send(404)
+        elif path.count("/") == 3:  # /v1/AUTH_hostile/<container>: its listing
+            marker = parse_qs(url.query).get("marker", [""])[0]
+            self._send(200, json.dumps(self._listing(marker)).encode(),
+                       {"Content-Type": "application/json; charset=utf-8"})
+        else:
+            self._object(send_body=True)
 
     def do_HEAD(self) -> None:  # noqa: N802
         self.behaviour.requests.append(("HEAD", urlsplit(self.path).path))
-        self._send(404)
+        self._object(send_body=False)
+
+    def _listing(self, marker: str) -> list[dict[str, Any]]:
+        entries = []
+        for name in sorted(self.behaviour.objects):
+            if name <= marker:
+                continue
+            left_out = self.behaviour.unlisted.get(name, 0)
+            if left_out:
+                if not marker:  # count each reading once, on its first page
+                    self.behaviour.unlisted[name] = left_out - 1 if left_out > 0 else -1
+                continue
+            headers, body = self.behaviour.objects[name]
+            entries.append({"name": name, "hash": headers["etag"], "bytes": len(body),
+                            "content_type": headers.get("content-type", ""),
+                            "last_modified": "2026-12-04T00:00:00.000000"})
+        return entries
+
+    def _object(self, send_body: bool) -> None:
+        name = unquote(urlsplit(self.path).path.split("/", 4)[4])
+        if name not in self.behaviour.objects:
+            self._send(404)
+            return
+        headers, body = self.behaviour.objects[name]
+        keep = {k: v for k, v in headers.items()
+                if k in ("etag", "content-type") or k.startswith("x-object-meta-")}
+        self.send_response(200)
+        for key, value in keep.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
 
     def do_PUT(self) -> None:  # noqa: N802
         path = urlsplit(self.path).path
