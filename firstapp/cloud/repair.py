@@ -64,11 +64,18 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 600)
                 "container database": counts.get("container_db_failures", 0),
                 "account database": counts.get("account_db_failures", 0)}
     if any(failures.values()):
-        problems.append(
-            ", ".join(f"{n} {what} failures" for what, n in failures.items() if n)
-            + f" (see {cloud.layout.log_file})"
-            + ("" if problems else ": run `firstapp cloud repair` again")
-        )
+        problem = (", ".join(f"{n} {what} failures" for what, n in failures.items() if n)
+                   + f" (see {cloud.layout.log_file})")
+        if not problems and failures["object replication"]:
+            problem += ": run `firstapp cloud repair` again"
+        elif not problems:
+            # Swift copies a database that a device lacks entirely with rsync (a daemon the
+            # local cloud does not run); rows missing from an existing copy it sends itself.
+            problem += (": a device that was emptied gets its objects back, but not the "
+                        "container and account databases it held (Swift copies whole "
+                        "databases with rsync, which the local cloud does not run); the "
+                        "other copies keep serving them")
+        problems.append(problem)
     return RepairReport(counts, problems)
 
 
