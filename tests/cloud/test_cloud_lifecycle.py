@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
@@ -216,3 +217,69 @@ def test_a_cloud_whose_data_directory_is_deleted_stops_and_frees_its_port(tmp_pa
     assert wait_until(lambda: not server.is_running()
                       or server.status() == psutil.STATUS_ZOMBIE, 10)
     assert not port_in_use(cloud.port)
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--devices", "0"], "argument --devices: '0' is not a number from 1 to 64"),
+    (["--replicas", "0"], "argument --replicas: '0' is not a number from 1 to 64"),
+    (["--devices", "-2"], "argument --devices: '-2' is not a number from 1 to 64"),
+    (["--devices", "many"], "argument --devices: 'many' is not a number from 1 to 64"),
+    (["--port", "0"], "argument --port: '0' is not a port number (1 to 65535)"),
+])
+def test_impossible_numbers_are_refused_before_anything_is_written(cloud_dir, flags, said):
+    result = firstapp("cloud", "start", "--data-dir", str(cloud_dir), *flags)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(said)
+    assert not cloud_dir.exists()
+
+
+def test_impossible_settings_are_refused_by_the_python_api_too(cloud_dir):
+    for kwargs, said in (({"devices": 0}, "devices must be from 1 to 64, not 0"),
+                         ({"replicas": 0}, "replicas must be at least 1, not 0"),
+                         ({"devices": 2, "replicas": 3}, "3 replicas need at least 3 devices")):
+        with pytest.raises(FirstappError, match=said):
+            control.start(cloud_dir, port=free_port(), **kwargs)
+    assert not cloud_dir.exists()
+
+
+def test_fewer_devices_than_three_keep_one_copy_per_device(cloud_dir):
+    cloud, _ = control.start(cloud_dir, port=free_port(), devices=2)
+    assert (cloud.settings.devices, cloud.settings.replicas) == (2, 2)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, result
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def test_a_data_dir_that_is_a_file_or_below_one_is_refused(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    line = one_line_error(firstapp("cloud", "start", "--data-dir", str(afile)))
+    assert line == (f"error: {afile} is a file, not a directory: give --data-dir a new or "
+                    "empty directory, or one that holds a local cloud")
+    below = afile / "cloud"
+    line = one_line_error(firstapp("cloud", "start", "--data-dir", str(below)))
+    assert line == (f"error: cannot create {below}: {afile} is a file, not a directory; give "
+                    "--data-dir another place")
+    assert afile.read_text() == "mine"
+
+
+def test_a_data_dir_that_cannot_be_written_is_refused(tmp_path):
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    # root may write anywhere but in a read-only kernel filesystem
+    targets = [Path("/sys/firstapp-cloud")] if os.geteuid() == 0 else [readonly,
+                                                                      readonly / "cloud"]
+    try:
+        for target in targets:
+            line = one_line_error(firstapp("cloud", "start", "--data-dir", str(target),
+                                           "--port", str(free_port())))
+            assert line.startswith(f"error: cannot write to {target}: ")
+            assert line.endswith("; give --data-dir a directory you can write to")
+            assert not target.exists()
+    finally:
+        readonly.chmod(0o755)
