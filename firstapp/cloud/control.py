@@ -190,9 +190,15 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
     proc = _spawn(layout, settings.port)
     cloud = CloudInfo(layout, settings, credentials, proc.pid)
     _wait_ready(cloud, proc, timeout)
-    _write(layout, lambda: config.save_settings(layout, settings))
-    _write(layout, lambda: config.write_clouds_yaml(layout.clouds_yaml, settings.port,
-                                                    credentials))
+    try:
+        _write(layout, lambda: config.save_settings(layout, settings))
+        _write(layout, lambda: config.write_clouds_yaml(layout.clouds_yaml, settings.port,
+                                                        credentials))
+    except FirstappError:  # a cloud its commands could not find again is no use: stop it
+        proc.terminate()
+        proc.wait(10)
+        layout.pid_file.unlink(missing_ok=True)
+        raise
     return cloud, True
 
 
@@ -267,7 +273,12 @@ def _spawn(layout: Layout, port: int) -> subprocess.Popen:
             start_new_session=True,  # survives the terminal's Ctrl-C and the CLI's exit
             env=server_env(),
         )
-    layout.pid_file.write_text(str(proc.pid))
+    try:
+        _write(layout, lambda: layout.pid_file.write_text(str(proc.pid)))
+    except FirstappError:
+        proc.kill()
+        proc.wait(10)
+        raise
     return proc
 
 
