@@ -30,14 +30,17 @@ from urllib.parse import urlsplit
 from nbformat import NotebookNode
 from tqdm import tqdm
 
+from firstapp.cloud.config import DEFAULT_PORT as CLOUD_PORT
+from firstapp.fractals.defaults import DEFAULT_PORT as FRACTALS_PORT
+from firstapp.notebooks.outputs import IMAGE_TYPES
+
 #: What legitimately differs between two runs: used by nbval and by :func:`settle`.
 SANITIZER = Path(__file__).with_name("nbval-sanitize.cfg")
-#: The ports the README documents for the local cloud and the Fractals app.
-DOCUMENTED_PORTS = {"OS_AUTH_URL": 8080, "FRACTALS_ENDPOINT": 8081}
+#: The ports the README documents for the local cloud and the Fractals app (8080, 8081).
+DOCUMENTED_PORTS = {"OS_AUTH_URL": CLOUD_PORT, "FRACTALS_ENDPOINT": FRACTALS_PORT}
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _CARRIAGE_RETURN = re.compile(r"^.*\r(?=[^\n])", re.MULTILINE)  # as nbval applies it
 _BACKSPACE = re.compile(r"[^\n]\x08")
 
