@@ -29,6 +29,45 @@ def quarantined(devices: Path) -> int:
     return sum(1 for _ in devices.glob("*/quarantined/objects*/*"))
 
 
+def restore_missing_databases(layout, service: str, logger) -> int:
+    """Copy each account or container database to the ring's devices that lack it entirely.
+
+    Swift's database replicator sends a database whose copy is missing on a device with
+    rsync (then REPLICATE ``complete_rsync`` moves it into place); the local cloud runs no
+    rsync, but its "remote" devices are directories of this machine, so the copy is a
+    file copy, under the database's lock, followed by the same REPLICATE request. Rows
+    written meanwhile follow with the replicator's own pass. Returns how many were copied.
+    """
+    import shutil
+
+    from swift.account.backend import AccountBroker
+    from swift.common.db_replicator import ReplConnection
+    from swift.common.ring import Ring
+    from swift.container.backend import ContainerBroker
+
+    broker_class = {"account": AccountBroker, "container": ContainerBroker}[service]
+    ring = Ring(str(layout.etc), ring_name=service)
+    datadir = f"{service}s"
+    copied = 0
+    for db_file in sorted(layout.devices.glob(f"*/{datadir}/*/*/*/*.db")):
+        part, hash_ = int(db_file.parts[-4]), db_file.parent.name
+        for node in ring.get_part_nodes(part):
+            device = layout.devices / node["device"]
+            target = device / datadir / str(part) / hash_[-3:] / hash_ / db_file.name
+            if not device.is_dir() or target.exists():
+                continue
+            broker = broker_class(str(db_file), logger=logger)
+            local_id = broker.get_info()["id"]
+            (device / "tmp").mkdir(exist_ok=True)
+            with broker.lock():
+                shutil.copyfile(db_file, device / "tmp" / local_id)
+            answer = ReplConnection(node, part, hash_, logger).replicate(
+                "complete_rsync", local_id, db_file.name)
+            if answer is not None and 200 <= answer.status < 300:
+                copied += 1
+    return copied
+
+
 def run(layout) -> dict:
     import eventlet.hubs
     from swift.common import utils
@@ -80,7 +119,10 @@ def run(layout) -> dict:
     report["replication_failures"] = stats.failure
 
     for service, klass in (("account", AccountReplicator), ("container", ContainerReplicator)):
-        daemon = klass(conf(service, f"{service}-replicator"))
+        replicator_conf = conf(service, f"{service}-replicator")
+        report[f"{service}_dbs_restored"] = restore_missing_databases(
+            layout, service, utils.get_logger(replicator_conf, log_route=f"{service}-restore"))
+        daemon = klass(replicator_conf)
         daemon.run_once()
         report[f"{service}_dbs_replicated"] = daemon.stats["success"]
         report[f"{service}_dbs_fixed"] = daemon.stats["diff"] + daemon.stats["rsync"]

@@ -26,6 +26,7 @@ class RepairReport:
 
     def summary(self) -> str:
         c = self.counts
+        restored = c.get("container_dbs_restored", 0) + c.get("account_dbs_restored", 0)
         return (
             f"audited {c['objects_audited']} object replicas, "
             f"quarantined {c['objects_quarantined']}; "
@@ -34,6 +35,7 @@ class RepairReport:
             f"({c['replication_failures']} failures); "
             f"fixed {c['container_dbs_fixed']} container and "
             f"{c['account_dbs_fixed']} account databases"
+            + (f", copied {restored} back to devices that had lost them" if restored else "")
         )
 
 
@@ -64,18 +66,11 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 600)
                 "container database": counts.get("container_db_failures", 0),
                 "account database": counts.get("account_db_failures", 0)}
     if any(failures.values()):
-        problem = (", ".join(f"{n} {what} failures" for what, n in failures.items() if n)
-                   + f" (see {cloud.layout.log_file})")
-        if not problems and failures["object replication"]:
-            problem += ": run `firstapp cloud repair` again"
-        elif not problems:
-            # Swift copies a database that a device lacks entirely with rsync (a daemon the
-            # local cloud does not run); rows missing from an existing copy it sends itself.
-            problem += (": a device that was emptied gets its objects back, but not the "
-                        "container and account databases it held (Swift copies whole "
-                        "databases with rsync, which the local cloud does not run); the "
-                        "other copies keep serving them")
-        problems.append(problem)
+        problems.append(
+            ", ".join(f"{n} {what} failures" for what, n in failures.items() if n)
+            + f" (see {cloud.layout.log_file})"
+            + ("" if problems else ": run `firstapp cloud repair` again")
+        )
     return RepairReport(counts, problems)
 
 

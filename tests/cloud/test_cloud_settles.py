@@ -4,17 +4,15 @@ burst of uploads neither fails nor locks the devices out."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from firstapp.cloud.client import connection
-from firstapp.cloud.placement import account_of
 from firstapp.net import wait_until
+from tests.cloud.support import device_listing
 
 BURST = 64  # concurrent uploaders, as `backup --workers 64` runs them
 SETTLE_WITHIN = 60.0  # s: a bound for the polls below, far above what they take
@@ -29,22 +27,6 @@ def cloud(cloud_factory):
 def pending_updates(cloud) -> list:
     """The container updates the object servers saved for the updater."""
     return sorted(cloud.layout.devices.glob("*/async_pending*/*/*"))
-
-
-def device_listing(cloud, device: str, container: str) -> set[str]:
-    """Object names in one device's copy of a container, from its container server."""
-    from swift.common.ring import Ring
-    from swift.common.utils import set_swift_dir
-
-    set_swift_dir(str(cloud.layout.etc))  # the cloud's hash prefix and suffix place it
-    account = account_of(cloud.storage_url)
-    partition, _ = Ring(str(cloud.layout.etc), ring_name="container").get_nodes(account,
-                                                                               container)
-    port = json.loads(cloud.layout.ports_file.read_text())["container"]
-    answer = requests.get(f"http://127.0.0.1:{port}/{device}/{partition}/{account}/"
-                          f"{container}?format=json", timeout=30)
-    answer.raise_for_status()
-    return {entry["name"] for entry in answer.json()}
 
 
 def test_a_burst_of_uploads_is_stored_listed_and_leaves_the_store_writable(cloud):
