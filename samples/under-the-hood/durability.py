@@ -12,21 +12,21 @@ run when the two do not name the same cloud.
 # step-1
 import os
 
-auth_url = os.environ.get("OS_AUTH_URL")  # None: the local cloud's own
-username = os.environ.get("OS_USERNAME")
-password = os.environ.get("OS_PASSWORD")
-cloud_dir = os.environ.get("FIRSTAPP_CLOUD_DIR")  # None: the per-user default cloud
+auth_url: str = os.environ.get("OS_AUTH_URL", "")  # empty: the local cloud's own
+username: str = os.environ.get("OS_USERNAME", "")
+password: str = os.environ.get("OS_PASSWORD", "")
+cloud_dir: str = os.environ.get("FIRSTAPP_CLOUD_DIR", "")  # empty: the per-user default cloud
 
-container_name = "under-the-hood"
-object_count = 36
-object_size = 16 * 1024
+container_name: str = "under-the-hood"
+object_count: int = 36
+object_size: int = 16 * 1024
 
 # step-1-connect
 from swiftclient import client as swift
 
 from firstapp.cloud import control, faults, placement
 
-cloud = control.info(cloud_dir)
+cloud = control.info(cloud_dir or None)
 if not cloud.running:
     raise SystemExit(f"The local cloud in {cloud.layout.root} is not running: start it with "
                      "`firstapp cloud start`")
