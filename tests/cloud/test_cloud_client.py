@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import http.server
 import threading
 from collections.abc import Iterator
+
+# `from http.server import`, not `http.server.X`: importing Swift (eventlet.wsgi) leaves the
+# package attribute http.server pointing at eventlet's green copy, whose threads are green
+# and hang this process; sys.modules keeps the real module.
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -15,7 +19,7 @@ from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, free_port
 
 
-class Hostile(http.server.BaseHTTPRequestHandler):
+class Hostile(BaseHTTPRequestHandler):
     """Answers every GET with the server's ``status``; ``hang`` holds storage requests."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
@@ -34,8 +38,8 @@ class Hostile(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def hostile() -> Iterator[http.server.ThreadingHTTPServer]:
-    server = http.server.ThreadingHTTPServer((LOOPBACK, 0), Hostile)
+def hostile() -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer((LOOPBACK, 0), Hostile)
     server.daemon_threads = True
     server.release = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
