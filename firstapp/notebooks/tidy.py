@@ -8,7 +8,7 @@ comes in two encodings, the private stack's ports are random. The builder keeps:
   (as nbval compares them);
 - a tqdm widget as the text of its final state (``text/plain``, what JupyterLab, nbval
   and the guide all show), and no widget state in the notebook's metadata;
-- one picture per output, the smallest of its encodings;
+- one picture per output: the lossless PNG for drawn pictures, else the smallest encoding;
 - the documented ports (8080 for the cloud, 8081 for the Fractals app) in place of the
   private stack's;
 - the previous outputs of a cell when the new ones differ only in what
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import re
 import unicodedata
@@ -106,13 +107,25 @@ def widgets_as_text(nb: NotebookNode) -> None:
                 output.data = {"text/plain": text}
 
 
+def drawn(png: bytes) -> bool:
+    """True for a picture of at most 256 colours (a fractal, a chart): JPEG would blur it."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return image.getcolors(256) is not None
+
+
 def one_picture(output: NotebookNode) -> None:
-    """Keep the smallest of an output's picture encodings (the goat stays a JPEG)."""
+    """Keep one of an output's picture encodings: the lossless PNG for a drawn picture, the
+    smallest for a photograph (the goat stays a JPEG)."""
     data = output.get("data", {})
     pictures = [mime for mime in IMAGE_TYPES if mime in data]
     if len(pictures) < 2:
         return
-    keep = min(pictures, key=lambda mime: len(base64.b64decode(data[mime])))
+    if "image/png" in pictures and drawn(base64.b64decode(data["image/png"])):
+        keep = "image/png"
+    else:
+        keep = min(pictures, key=lambda mime: len(base64.b64decode(data[mime])))
     for mime in pictures:
         if mime != keep:
             del data[mime]

@@ -61,7 +61,8 @@ def _encoded(image: Image.Image, kind: str) -> str:
 
 
 def test_one_picture_per_output_the_smallest():
-    noise = Image.effect_noise((64, 64), 60).convert("RGB")  # JPEG wins on a photo
+    # a photograph: thousands of colours, where JPEG wins
+    noise = Image.merge("RGB", [Image.effect_noise((64, 64), sigma) for sigma in (40, 60, 80)])
     output = new_output("execute_result", execution_count=1, data={
         "image/png": _encoded(noise, "PNG"), "image/jpeg": _encoded(noise, "JPEG"),
         "text/plain": "<PIL.Image>"})
@@ -69,6 +70,16 @@ def test_one_picture_per_output_the_smallest():
     assert sorted(output.data) == ["image/jpeg", "text/plain"]
     flat = Image.new("RGB", (64, 64), "red")  # PNG wins on flat colour
     output.data = {"image/png": _encoded(flat, "PNG"), "image/jpeg": _encoded(flat, "JPEG")}
+    tidy.one_picture(output)
+    assert list(output.data) == ["image/png"]
+
+
+def test_a_drawn_picture_keeps_its_png_even_when_jpeg_is_smaller():
+    # a fractal-like picture: busy, but through a palette of 200 colours
+    drawn = Image.effect_noise((128, 128), 90).quantize(200).convert("RGB")
+    png, jpeg = _encoded(drawn, "PNG"), _encoded(drawn, "JPEG")
+    assert len(jpeg) < len(png)
+    output = new_output("display_data", data={"image/png": png, "image/jpeg": jpeg})
     tidy.one_picture(output)
     assert list(output.data) == ["image/png"]
 
