@@ -37,8 +37,8 @@ REPLICAS = 3
 # (64 MiB large object, three copies) needs ~200 MiB, and 20 runs without any collection fit.
 OSD_BYTES = 4 << 30
 NEARLY_FULL = 0.80  # `status` warns above this share of the store in use
-USER = config.USER
-SUBUSER = f"{USER}:swift"
+USER = config.ACCOUNT  # the gateway's user; its Swift subuser has the Swift cloud's name
+SUBUSER = f"{config.ACCOUNT}:{config.USER}"
 GC_SECONDS = 2  # deleted objects' data is collected this soon (RGW's default: 2 hours)
 CMD_TIMEOUT = 30.0  # s for any one Ceph command
 START_TIMEOUT = 90.0
@@ -88,7 +88,7 @@ class CephCloud:
 
     @property
     def storage_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/swift/v1"
+        return f"http://{LOOPBACK}:{self.port}/v1"
 
     @property
     def username(self) -> str:
@@ -241,6 +241,8 @@ osd max object size = 134217728
 rgw frontends = beast endpoint={LOOPBACK}:{settings.port}
 rgw data = {root}/rgw
 rgw enable apis = swift, swift_auth, admin
+# the Swift API at /v1 and /info, as Swift serves them (RGW's default prefix is /swift)
+rgw swift url prefix = /
 rgw swift versioning enabled = true
 rgw gc obj min wait = {GC_SECONDS}
 rgw gc processor period = {GC_SECONDS}
@@ -482,11 +484,11 @@ def _wait_ready(layout: Layout, settings: CephSettings, timeout: float) -> None:
     """Wait until the gateway answers HTTP (it does once its pools exist)."""
     import requests
 
-    url = f"http://{LOOPBACK}:{settings.port}/swift/info"
+    url = f"http://{LOOPBACK}:{settings.port}/info"
     deadline = time.monotonic() + timeout
     while True:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
+        try:  # the gateway listens once it is ready
+            if requests.get(url, timeout=5).status_code < 500:
                 return
         except requests.RequestException:
             pass
