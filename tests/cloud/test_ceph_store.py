@@ -1,0 +1,78 @@
+"""The local Ceph as a store: bytes round-trip, deleted data is collected, an OSD can go."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import uuid
+
+from firstapp.cloud import ceph
+from firstapp.cloud.client import connection
+from firstapp.cloud.fixtures import delete_container
+from firstapp.net import wait_until
+
+MiB = 1 << 20
+
+
+def conn_of(cloud):
+    return connection(cloud.auth_url, cloud.username, cloud.password)
+
+
+def test_swiftclient_round_trip_md5_is_the_etag(ceph_cloud):
+    conn = conn_of(ceph_cloud)
+    name = f"rt-{uuid.uuid4().hex[:8]}"
+    conn.put_container(name)
+    try:
+        data = os.urandom(5 * MiB + 123)
+        etag = conn.put_object(name, "blob", data)
+        headers, body = conn.get_object(name, "blob")
+        assert hashlib.md5(body).hexdigest() == etag == headers["etag"]
+        assert body == data
+    finally:
+        delete_container(conn, name)
+
+
+def test_deleted_data_is_collected_within_seconds(ceph_cloud):
+    layout, settings = ceph_cloud.layout, ceph_cloud.settings
+    conn = conn_of(ceph_cloud)
+    name = f"gc-{uuid.uuid4().hex[:8]}"
+    conn.put_container(name)
+    before = ceph.space(layout, settings)["used_bytes"]
+    conn.put_object(name, "big", os.urandom(64 * MiB))
+    # the OSDs refresh their statistics every few seconds: three copies show up
+    assert wait_until(lambda: ceph.space(layout, settings)["used_bytes"] - before
+                      >= 3 * 64 * MiB, 60, interval=0.5)
+    delete_container(conn, name)
+    # RGW's garbage collector frees the three copies (the wait is a bound, not a speed test)
+    assert wait_until(lambda: ceph.space(layout, settings)["used_bytes"] < before + 16 * MiB,
+                      120, interval=1)
+
+
+def test_one_osd_down_reads_and_writes_go_on_and_repair_says_so(ceph_cloud):
+    layout = ceph_cloud.layout
+    conn = conn_of(ceph_cloud)
+    name = f"osd-{uuid.uuid4().hex[:8]}"
+    conn.put_container(name)
+    data = os.urandom(2 * MiB)
+    etag = conn.put_object(name, "before", data)
+    healthy = ceph.repair(layout.root)
+    assert healthy.problems == [] and healthy["clean"] == healthy["pgs"] > 0
+    pid = ceph.info(layout.root).pids["osd.2"]
+    os.kill(pid, signal.SIGTERM)
+    try:
+        assert wait_until(lambda: not ceph._alive(pid), 30)
+        assert wait_until(lambda: "osd.2 (down)" in ceph.status(layout.root)["devices"], 60)
+        assert conn.get_object(name, "before")[1] == data
+        assert conn.put_object(name, "during", b"x" * 1000)
+        report = ceph.repair(layout.root, timeout=5)
+        assert report["osds_up"] == 2
+        assert report.problems[0].startswith("osd.2 is down: `firstapp cloud start` starts it")
+        assert any("not running: osd.2" in w for w in ceph.status(layout.root)["warnings"])
+    finally:
+        ceph.start(layout.root)  # starts the missing OSD only
+    report = ceph.repair(layout.root)
+    assert report.problems == [] and report["osds_up"] == 3
+    assert report["clean"] == report["pgs"]
+    assert conn.get_object(name, "before")[0]["etag"] == etag
+    delete_container(conn, name)
