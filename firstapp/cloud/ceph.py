@@ -88,7 +88,7 @@ class CephCloud:
 
     @property
     def storage_url(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/v1"
+        return f"http://{LOOPBACK}:{self.port}/v1/AUTH_{USER}"
 
     @property
     def username(self) -> str:
@@ -241,8 +241,10 @@ osd max object size = 134217728
 rgw frontends = beast endpoint={LOOPBACK}:{settings.port}
 rgw data = {root}/rgw
 rgw enable apis = swift, swift_auth, admin
-# the Swift API at /v1 and /info, as Swift serves them (RGW's default prefix is /swift)
+# the Swift API at /v1/AUTH_tutorial and /info, as Swift serves them (RGW's defaults:
+# /swift/v1, no account)
 rgw swift url prefix = /
+rgw swift account in url = true
 rgw swift versioning enabled = true
 rgw gc obj min wait = {GC_SECONDS}
 rgw gc processor period = {GC_SECONDS}

@@ -67,7 +67,7 @@ def test_start_status_env_stop(cloud_dir):
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
     assert exports["OS_AUTH_URL"] == f"http://127.0.0.1:{port}/auth/1.0"
     assert exports["OS_AUTH_TYPE"] == "v1password"
-    assert exports["OS_STORAGE_URL"] == f"http://127.0.0.1:{port}/v1"
+    assert exports["OS_STORAGE_URL"] == f"http://127.0.0.1:{port}/v1/AUTH_tutorial"
     assert exports["OS_CLOUD"] == "local"
     assert exports["OS_CLIENT_CONFIG_FILE"] == str(cloud_dir / "clouds.yaml")
     assert exports["ST_AUTH"] == exports["OS_AUTH_URL"]
