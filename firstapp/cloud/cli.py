@@ -22,7 +22,7 @@ def count(text: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    cloud = sub.add_parser("cloud", help="the local OpenStack Swift object store")
+    cloud = sub.add_parser("cloud", help="the local object store (OpenStack Swift, or Ceph's RGW)")
     cmds = cloud.add_subparsers(dest="cloud_command", required=True, metavar="COMMAND")
 
     def command(name: str, func, summary: str) -> argparse.ArgumentParser:
