@@ -29,7 +29,7 @@ def default() -> str:
 def of(data_dir: str | os.PathLike[str] | None = None) -> str | None:
     """The backend of the cloud in ``data_dir``; None when it holds none."""
     layout = Layout.at(data_dir)
-    if ceph.exists(layout):
+    if ceph.is_ceph(layout):
         return "ceph"
     if control.config.exists(layout):
         return "swift"

@@ -123,11 +123,13 @@ def auth_url(port: int) -> str:
 
 
 def is_ceph(layout: Layout) -> bool:
-    """True when the data directory holds a Ceph cloud (its settings say so)."""
+    """True when the data directory holds a Ceph cloud (its ceph.conf, or its settings)."""
+    if (layout.root / "ceph.conf").exists():
+        return True
     try:
         return layout.read_json(layout.settings_file).get("backend") == BACKEND
     except (OSError, ValueError, AttributeError):
-        return (layout.root / "ceph.conf").exists()
+        return False
 
 
 def daemons(settings: CephSettings) -> list[str]:
@@ -531,10 +533,14 @@ def _write_clouds_yaml(layout: Layout, settings: CephSettings,
 def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 20.0) -> bool:
     """Stop every daemon of the Ceph cloud; return False when none was running."""
     layout = Layout.at(data_dir)
-    if not exists(layout):
+    if not is_ceph(layout):
         return False
     with _locked(layout):
-        return _stop_all(layout, load_settings(layout), timeout)
+        try:
+            settings = load_settings(layout)
+        except FirstappError:  # damaged settings: the daemons are found by their ceph.conf
+            settings = None
+        return _stop_all(layout, settings, timeout)
 
 
 def _stop_all(layout: Layout, settings: CephSettings | None, timeout: float = 20.0) -> bool:
@@ -543,7 +549,7 @@ def _stop_all(layout: Layout, settings: CephSettings | None, timeout: float = 20
         try:
             settings = load_settings(layout)
         except FirstappError:
-            settings = CephSettings(port=0, mon_port=0)
+            settings = CephSettings(port=0, mon_port=0, devices=OSDS)
     running = _running(layout, settings)
     for group in ([f"client.{RGW}"], [n for n in running if n.startswith("osd.")], ["mon.a"]):
         pids = [running[n] for n in group if n in running]
