@@ -77,3 +77,26 @@ def test_one_osd_down_reads_and_writes_go_on_and_repair_says_so(ceph_cloud):
     assert report["clean"] == report["pgs"]
     assert conn.get_object(name, "before")[0]["etag"] == etag
     delete_container(conn, name)
+
+
+def test_status_warns_when_the_store_is_nearly_full(tmp_path):
+    """A small store (OSDs of 320 MiB, set in its ceph.conf) holding 3 x 270 MiB (84%)."""
+    from firstapp.net import free_port
+
+    data_dir = tmp_path / "small"
+    ceph.start(data_dir, port=free_port())
+    try:
+        ceph.stop(data_dir)
+        conf = data_dir / "ceph.conf"
+        conf.write_text(conf.read_text().replace(f"memstore device bytes = {ceph.OSD_BYTES}",
+                                                 f"memstore device bytes = {320 * MiB}"))
+        cloud, _ = ceph.start(data_dir)
+        assert ceph.status(data_dir)["warnings"] == []
+        conn = conn_of(cloud)
+        conn.put_container("fill")
+        conn.put_object("fill", "big", os.urandom(270 * MiB))
+        assert wait_until(lambda: ceph.status(data_dir)["warnings"] != [], 60, interval=1)
+        warning = ceph.status(data_dir)["warnings"][0]
+        assert warning.startswith("the store is ") and "% full: delete objects" in warning
+    finally:
+        ceph.stop(data_dir)
