@@ -406,8 +406,6 @@ def _running(layout: Layout, settings: CephSettings) -> dict[str, int]:
 def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = None,
           timeout: float = START_TIMEOUT) -> tuple[CephCloud, bool]:
     """Start the Ceph cloud (creating it on first use); return it and whether it started now."""
-    from firstapp.cloud.control import _refuse_foreign_directory
-
     check_installed()
     layout = Layout.at(data_dir)
     _check_data_dir(layout)
@@ -415,7 +413,6 @@ def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = Non
         if config.exists(layout):
             raise FirstappError(f"{layout.root} holds a Swift cloud: use `--backend swift`, "
                                 "or another --data-dir for Ceph")
-        _refuse_foreign_directory(layout)
         foreign = sorted(p.name for p in layout.root.iterdir()
                          if p.name not in CEPH_FILES | {".lock"})
         if foreign:
@@ -435,7 +432,12 @@ def _start(layout: Layout, port: int | None, timeout: float) -> tuple[CephCloud,
             settings = CephSettings(**{**settings.__dict__, "port": port})
         fresh = False
     else:
-        # a half-created directory (an interrupted first start) is created again
+        if layout.credentials_file.exists():  # objects may exist: never wipe them
+            raise FirstappError(f"{layout.settings_file} is missing, so the Ceph cloud in "
+                                f"{layout.root} cannot start: restore that file, or delete the "
+                                "directory to start over")
+        # a half-created directory (an interrupted first start: no user yet, so no
+        # objects) is created again
         _stop_all(layout, None)
         for sub in ("mon", "osd", "run", "rgw"):
             shutil.rmtree(layout.root / sub, ignore_errors=True)

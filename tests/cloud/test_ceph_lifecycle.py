@@ -159,3 +159,28 @@ def test_without_ceph_installed_one_line_names_make_ceph(tmp_path):
     assert lines[0].startswith("error: Ceph is not installed (ceph-mon, ")
     assert "run `make ceph`" in lines[0]
     assert not (tmp_path / "c").exists()
+
+
+def test_an_interrupted_first_start_is_created_again(cloud_dir):
+    cloud, _ = backends.start(cloud_dir, port=free_port(), backend="ceph")
+    backends.stop(cloud_dir)
+    # as if the first start had stopped before the gateway's user was made
+    (cloud_dir / "settings.json").unlink()
+    (cloud_dir / "credentials.json").unlink()
+    again, started = backends.start(cloud_dir, port=cloud.port)
+    assert started and again.backend == "ceph"
+    conn = connection(again.auth_url, again.username, again.password)
+    conn.put_container("fresh")
+    assert conn.get_account()[1][0]["name"] == "fresh"
+
+
+def test_missing_settings_never_wipe_a_cloud_with_a_user(cloud_dir):
+    backends.start(cloud_dir, port=free_port(), backend="ceph")
+    backends.stop(cloud_dir)
+    (cloud_dir / "settings.json").unlink()
+    result = firstapp("cloud", "start", "--data-dir", str(cloud_dir))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {cloud_dir / 'settings.json'} is missing, so the Ceph cloud in {cloud_dir} "
+        "cannot start: restore that file, or delete the directory to start over"]
+    assert (cloud_dir / "credentials.json").exists() and (cloud_dir / "osd" / "0").is_dir()
