@@ -13,7 +13,7 @@ FRACTALS_PORT ?=
 PORTS = $(if $(CLOUD_PORT),--port $(CLOUD_PORT)) $(if $(FRACTALS_PORT),--fractals-port $(FRACTALS_PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tutorial test lint lab notebooks docs bench browser clean
+.PHONY: help setup tutorial test lint lab notebooks docs bench browser ceph clean
 
 help:
 	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make browser    install headless Chromium and chromedriver (Debian packages, apt-get)"
 	@echo "                for the real-browser tests in tests/browser/"
+	@echo "make ceph       install Ceph (Debian packages, apt-get) for \`firstapp cloud start --backend ceph\`"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +68,22 @@ browser:
 	  $(SUDO) apt-get update && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    chromium chromium-driver; \
+	fi
+
+# Debian's Ceph (monitor, OSD, RADOS Gateway, command-line tools) for the Ceph backend
+# (`firstapp cloud start --backend ceph`); nothing runs as a system service
+CEPH_PACKAGES = ceph-mon ceph-osd radosgw ceph-common
+ceph:
+	@command -v apt-get >/dev/null || { echo "make ceph installs Debian's $(CEPH_PACKAGES)" \
+	  "with apt-get; elsewhere install Ceph 16 or newer yourself"; exit 1; }
+	@if dpkg-query -W -f='$${Status}\n' $(CEPH_PACKAGES) 2>/dev/null | \
+	    grep -qv '^install ok installed$$' || \
+	    [ "$$(dpkg-query -W -f='$${Status}\n' $(CEPH_PACKAGES) 2>/dev/null | wc -l)" != 4 ]; then \
+	  $(SUDO) apt-get update && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	    $(CEPH_PACKAGES); \
+	else \
+	  echo "Ceph is installed ($(CEPH_PACKAGES))"; \
 	fi
 
 clean:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from firstapp.cloud import control
+from firstapp.cloud import backends, control
 from firstapp.errors import FirstappError
 from firstapp.fractals.defaults import DEFAULT_PORT as FRACTALS_PORT
 from firstapp.net import LOOPBACK, free_port
@@ -70,7 +70,7 @@ def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
     from firstapp.fractals.server import ThreadedServer
 
     cloud_dir = workdir / "cloud"
-    cloud, _ = control.start(cloud_dir, port=free_port())
+    cloud, _ = backends.start(cloud_dir, port=free_port())
     server = None
     try:
         server = ThreadedServer(resolve_db_url(workdir / "fractals.db"), workers=1)
@@ -79,7 +79,7 @@ def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
     finally:
         if server is not None:
             server.stop()
-        control.stop(cloud_dir)
+        backends.stop(cloud_dir)
 
 
 def port_options(make_target: str | None = None) -> tuple[str, str]:
@@ -101,7 +101,7 @@ def start_cloud(data_dir: str | os.PathLike[str] | None = None, port: int | None
     A port conflict's hint names ``port_option``, the way the caller's user sets the port.
     """
     try:
-        cloud, started = control.start(data_dir, port=port)
+        cloud, started = backends.start(data_dir, port=port)
     except FirstappError as exc:
         raise _naming(exc, port_option) from None
     if started:

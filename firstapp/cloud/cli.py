@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from firstapp.cloud import config, control
+from firstapp.cloud import backends, config, control
 from firstapp.net import port_number
 
 
@@ -22,7 +22,7 @@ def count(text: str) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    cloud = sub.add_parser("cloud", help="the local OpenStack Swift object store")
+    cloud = sub.add_parser("cloud", help="the local object store (OpenStack Swift, or Ceph's RGW)")
     cmds = cloud.add_subparsers(dest="cloud_command", required=True, metavar="COMMAND")
 
     def command(name: str, func, summary: str) -> argparse.ArgumentParser:
@@ -41,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--replicas", type=count,
                        help="copies of every object, at most --devices (default 3, or "
                             "--devices when fewer)")
+    start.add_argument("--backend", choices=backends.BACKENDS,
+                       help="the store of a new cloud: swift or ceph (Ceph's RADOS Gateway; "
+                            "`make ceph` installs it); default $FIRSTAPP_BACKEND, else swift")
     command("stop", _stop, "stop the store started by `firstapp cloud start`")
     command("status", _status, "say whether the store runs, where, and what it holds")
     command("env", _env, "print shell exports of OS_* settings for the running store")
@@ -49,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    cloud, started = control.start(args.data_dir, args.port, args.devices, args.replicas)
+    cloud, started = backends.start(args.data_dir, args.port, args.devices, args.replicas,
+                                    args.backend)
     verb = "started" if started else "already running (nothing started)"
     print(f"local cloud {verb}: {cloud.auth_url} (pid {cloud.pid}, data in {cloud.layout.root})")
     if not started and args.port is not None and args.port != cloud.port:
@@ -60,12 +64,13 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
-    print("local cloud stopped" if control.stop(args.data_dir) else "local cloud was not running")
+    print("local cloud stopped" if backends.stop(args.data_dir) else "local cloud was not running")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    report = control.status(args.data_dir)
+    report = backends.status(args.data_dir)
+    print(f"backend:     {report['backend']}")
     print(f"running:     {'yes' if report['running'] else 'no'}")
     print(f"data dir:    {report['data_dir']}")
     print(f"auth url:    {report['auth_url']}")
@@ -76,11 +81,16 @@ def _status(args: argparse.Namespace) -> int:
         print(f"containers:  {report['containers']}")
         print(f"objects:     {report['objects']}")
         print(f"bytes:       {report['bytes']}")
+    if "used_bytes" in report:
+        print(f"space:       {report['used_bytes']} bytes used, {report['free_bytes']} free "
+              "(all copies)")
+    for warning in report.get("warnings", []):
+        print(f"warning:     {warning}")
     return 0 if report["running"] else 3
 
 
 def _env(args: argparse.Namespace) -> int:
-    cloud = control.info(args.data_dir)
+    cloud = backends.info(args.data_dir)
     if not cloud.running:
         from firstapp.cloud.client import START_HINT
         from firstapp.errors import FirstappError
@@ -92,9 +102,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _repair(args: argparse.Namespace) -> int:
-    from firstapp.cloud.repair import repair
-
-    report = repair(args.data_dir)
+    report = backends.repair(args.data_dir)
     print(report.summary())
     if report.problems:
         from firstapp.errors import FirstappError

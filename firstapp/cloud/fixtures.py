@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from swiftclient import client as swift
 
-from firstapp.cloud import control
+from firstapp.cloud import backends
 from firstapp.cloud.client import connection
 from firstapp.cloud.control import CloudInfo
 from firstapp.net import free_port
@@ -21,18 +21,19 @@ from firstapp.net import free_port
 
 @pytest.fixture(scope="session")
 def cloud_factory(tmp_path_factory) -> Iterator[Callable[..., CloudInfo]]:
-    """Start extra clouds (``devices=``, ``replicas=``); all are stopped at session end."""
+    """Start extra clouds (``devices=``, ``replicas=``; the backend is ``FIRSTAPP_BACKEND``'s,
+    swift by default); all are stopped at session end."""
     started: list[Path] = []
 
     def make(**kwargs) -> CloudInfo:
         data_dir = tmp_path_factory.mktemp("cloud")
-        cloud, _ = control.start(data_dir, port=free_port(), **kwargs)
+        cloud, _ = backends.start(data_dir, port=free_port(), **kwargs)
         started.append(data_dir)
         return cloud
 
     yield make
     for data_dir in started:
-        control.stop(data_dir)
+        backends.stop(data_dir)
 
 
 @pytest.fixture(scope="session")

@@ -46,8 +46,10 @@ CONNECT_TIMEOUT = 5.0
 #: Extra attempts for an answer that says "try again" (500, 502, 503, 504).
 RETRIES = 2
 RETRY_BACKOFF = 0.5
-#: Swift's limit on a container name, in bytes of UTF-8.
-MAX_CONTAINER_BYTES = 256
+#: Container names both stores accept, in bytes of UTF-8: Ceph's RADOS Gateway refuses
+#: names under 3 bytes (400 InvalidBucketName) and over 255, Swift over 256.
+MIN_CONTAINER_BYTES = 3
+MAX_CONTAINER_BYTES = 255
 
 #: The object holding a backup's manifest: a name no uuid can have.
 MANIFEST_NAME = ".firstapp-backup-manifest.json"
@@ -314,8 +316,8 @@ def check_timeout(timeout: float) -> None:
 
 
 def check_container_name(container: str) -> None:
-    """A clear error unless ``container`` is a name Swift accepts: 1 to 256 bytes of
-    valid UTF-8, without '/'."""
+    """A clear error unless ``container`` is a name both Swift and Ceph's RADOS Gateway
+    accept: 3 to 255 bytes of valid UTF-8, without '/'."""
     if not container:
         raise FirstappError("the container name is empty; pass --container NAME")
     try:
@@ -325,10 +327,11 @@ def check_container_name(container: str) -> None:
             f"the container name '{printable(container)}' is not valid UTF-8 (it came from "
             "undecodable bytes); use a name in your terminal's UTF-8 encoding"
         ) from None
-    if size > MAX_CONTAINER_BYTES:
+    if not MIN_CONTAINER_BYTES <= size <= MAX_CONTAINER_BYTES:
         raise FirstappError(
-            f"the container name is {size} bytes of UTF-8; Swift allows at most "
-            f"{MAX_CONTAINER_BYTES}"
+            f"the container name is {size} bytes of UTF-8; use {MIN_CONTAINER_BYTES} to "
+            f"{MAX_CONTAINER_BYTES} (Ceph's RADOS Gateway refuses shorter names, Swift and "
+            "Ceph longer ones)"
         )
     if "/" in container:
         raise FirstappError(

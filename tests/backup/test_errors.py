@@ -98,8 +98,10 @@ def run_cli_bytes(*args: str | bytes, env: dict[str, str]) -> subprocess.Complet
     (["--timeout", "nan"], "--timeout must be a number of seconds above 0"),
     (["--container", ""], "the container name is empty"),
     (["--container", "a/b"], "contains '/', which Swift does not allow"),
-    (["--container", "é" * 129], "the container name is 258 bytes of UTF-8; Swift allows at "
-                                 "most 256"),
+    (["--container", "é" * 128], "the container name is 256 bytes of UTF-8; use 3 to 255 "
+                                 "(Ceph's RADOS Gateway refuses shorter names, Swift and Ceph "
+                                 "longer ones)"),
+    (["--container", "cb"], "the container name is 2 bytes of UTF-8; use 3 to 255"),
 ])
 @pytest.mark.parametrize("kind", ["backup", "restore"])
 def test_bad_input_is_refused_before_anything_is_done(kind, args, expected, tmp_path):
@@ -136,7 +138,7 @@ def test_restore_db_is_checked_up_front(tmp_path):
                                                   "not a database path or SQLAlchemy URL"),
     ]
     for db, expected in cases:
-        result = run_cli("restore", "--container", "c", "--db", db, env={})
+        result = run_cli("restore", "--container", "ccc", "--db", db, env={})
         assert_clear_error(result, expected)
         assert "secret" not in result.stderr
     assert a_file.read_text() == "not a directory"

@@ -125,7 +125,7 @@ def five_fractals() -> Behaviour:
 def test_a_full_store_stops_the_backup(tmp_path):
     app_behaviour, store_behaviour = five_fractals(), Behaviour(put_status=507)
     with serve(AppHandler, app_behaviour) as app, serve(StoreHandler, store_behaviour) as store:
-        result = run_cli("backup", "--container", "c", "--endpoint", app, "--workers", "1",
+        result = run_cli("backup", "--container", "ccc", "--endpoint", app, "--workers", "1",
                          env=hostile_env(store))
     assert_one_error_line(result, f"the store is full: the object store at {store}/v1/"
                                   "AUTH_hostile answered 507 Insufficient Storage while "
@@ -139,7 +139,7 @@ def test_a_full_store_stops_the_backup(tmp_path):
 def test_a_hung_store_stops_the_backup_within_its_timeout():
     app_behaviour, store_behaviour = five_fractals(), Behaviour(hang={"PUT"})
     with serve(AppHandler, app_behaviour) as app, serve(StoreHandler, store_behaviour) as store:
-        result = run_cli("backup", "--container", "c", "--endpoint", app, "--workers", "1",
+        result = run_cli("backup", "--container", "ccc", "--endpoint", app, "--workers", "1",
                          "--timeout", "1", env=hostile_env(store))
     assert_one_error_line(result, f"the object store at {store}/v1/AUTH_hostile did not "
                                   "answer within 1 s while uploading fractal ")

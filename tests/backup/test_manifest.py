@@ -130,10 +130,10 @@ def test_restore_reads_a_lagging_listing_again_and_fetches_the_rest_by_name(
 
     with serve(StoreHandler, behaviour) as store:
         connect = connector(SwiftCredentials(f"{store}/auth/v1.0", "u", "p"))
-        report = restore(connect, "c", resolve_db_url(tmp_path / "r.db"), settle=2)
+        report = restore(connect, "ccc", resolve_db_url(tmp_path / "r.db"), settle=2)
 
     assert (report.restored, report.ok) == (3, True), report.lines()
-    listings = [path for method, path in behaviour.requests if path == "/v1/AUTH_hostile/c"]
+    listings = [path for method, path in behaviour.requests if path == "/v1/AUTH_hostile/ccc"]
     assert len(listings) >= 4  # read again and again while `never` stayed out
     assert report.lines() == ["warning: after 2 s the container listing still lacks 1 "
                               "object(s) the manifest names; fetching them by name"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firstapp.cloud import control
+from firstapp.cloud import backends
 
 
 @pytest.fixture
@@ -27,5 +27,5 @@ def use_sample_env(sample_env, monkeypatch) -> dict[str, str]:
 def stopped_cloud(cloud_factory):
     """A cloud that was created and then stopped: its settings exist, nothing answers."""
     cloud = cloud_factory()
-    control.stop(cloud.layout.root)
+    backends.stop(cloud.layout.root)
     return cloud
