@@ -67,7 +67,8 @@ def serve(layout, port: int) -> None:
         sockets[service] = eventlet.listen((LOOPBACK, 0), reuse_port=False)
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     config.write_server_configs(layout, ports, settings.fallocate_reserve,
-                                settings.replicas)
+                                settings.replicas, settings.keystone_port
+                                if settings.auth == "keystone" else None)
     config.point_rings_at(layout, ports)
 
     threads = []
