@@ -13,7 +13,7 @@ FRACTALS_PORT ?=
 PORTS = $(if $(CLOUD_PORT),--port $(CLOUD_PORT)) $(if $(FRACTALS_PORT),--fractals-port $(FRACTALS_PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tutorial test lint lab notebooks docs bench browser clean
+.PHONY: help setup tutorial test lint lab notebooks docs bench browser keystone clean
 
 help:
 	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench      run the benchmarks in bench/"
 	@echo "make browser    install headless Chromium and chromedriver (Debian packages, apt-get)"
 	@echo "                for the real-browser tests in tests/browser/"
+	@echo "make keystone   create .venv-keystone, Keystone's own virtualenv for"
+	@echo "                \`firstapp cloud start --auth keystone\` (else made on first use)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +70,10 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	    chromium chromium-driver; \
 	fi
+
+# Keystone 30 from PyPI in a virtualenv of its own (firstapp/cloud/keystone_venv.py)
+keystone: setup
+	$(BIN)/python -m firstapp.cloud.keystone_venv
 
 clean:
 	rm -rf build .pytest_cache

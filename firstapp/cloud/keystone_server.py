@@ -65,6 +65,9 @@ def serve(directory: Path, port: int) -> None:
     os.environ["OS_KEYSTONE_CONFIG_FILES"] = str(directory / "keystone.conf")
     try:  # the port first: a taken port is reported before the slow import
         sock = socket.socket()
+        # as waitress does: connections of a server that just stopped (TIME_WAIT) do not
+        # block the port; a listening server still does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((LOOPBACK, port))
         sock.listen(128)
     except OSError as exc:
