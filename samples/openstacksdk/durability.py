@@ -42,6 +42,8 @@ large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 102
 segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
+import logging
+
 import openstack
 from keystoneauth1.exceptions import ConnectFailure, Unauthorized
 from keystoneauth1.identity import Password
@@ -51,6 +53,8 @@ if not cloud_name and not password:
     raise SystemExit("Neither OS_CLOUD nor OS_PASSWORD is set: export your object store's "
                      'credentials first (for the local cloud: eval "$(firstapp cloud env)")')
 source = f"the clouds.yaml entry {cloud_name!r} (OS_CLOUD)" if cloud_name else "the OS_* variables"
+# keystoneauth's warnings as it retries stay quiet: this step says what failed, in one line
+logging.getLogger("keystoneauth").setLevel(logging.ERROR)
 
 try:
     if cloud_name:
