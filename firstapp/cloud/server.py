@@ -33,6 +33,11 @@ def _quiet_missing_cache(record: logging.LogRecord) -> bool:
     return "swift.cache could not be found in env" not in record.getMessage()
 
 
+def _quiet_shared_options(record: logging.LogRecord) -> bool:
+    """authtoken names each [DEFAULT] option of Swift's config (every filter gets them)."""
+    return "is not known to keystonemiddleware" not in record.getMessage()
+
+
 def serve(layout, port: int) -> None:
     from swift.common import utils
 
@@ -55,6 +60,7 @@ def serve(layout, port: int) -> None:
         config.backend_reserve(settings.fallocate_reserve))
     logs.ThreadSafeSysLogHandler = _LogFileHandler
     logging.getLogger().addFilter(_quiet_missing_cache)
+    logging.getLogger("keystonemiddleware._common.config").addFilter(_quiet_shared_options)
     # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
     # listen on the same port and take half of the requests: ask for the port alone.
     try:
