@@ -172,3 +172,17 @@ def test_swift_unreachable_names_the_catalogs_storage_url(sdk, keystone_cloud, t
         line = failure(sdk, exported(keystone_cloud, OS_REGION_NAME=region), tmp_path)
     assert f"Nothing answers at {storage_url}" in line
     assert keystone_cloud.auth_url not in line
+
+
+@pytest.mark.parametrize("sdk", YAML_SDKS)
+def test_another_interface_is_found_in_the_catalog(sdk, keystone_cloud, tmp_path):
+    script = connect_only(sdk, tmp_path)
+    script.write_text(script.read_text() + "\nprint('storage at', storage_url)\n")
+    result = run_script(script, exported(keystone_cloud, OS_INTERFACE="internal"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"storage at {keystone_cloud.storage_url}" in result.stdout
+
+
+def test_libcloud_says_it_uses_public_endpoints_only(keystone_cloud, tmp_path):
+    line = failure("libcloud", exported(keystone_cloud, OS_INTERFACE="internal"), tmp_path)
+    assert line.startswith("OS_INTERFACE=internal: libcloud uses the catalog's public")
