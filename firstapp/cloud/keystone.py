@@ -282,12 +282,14 @@ def stop(layout: Layout, timeout: float = 10.0) -> bool:
 
 
 def _gone(pid: int) -> bool:
-    """True once the process has exited (a zombie waiting to be reaped counts as gone)."""
+    """True once the process has exited (a zombie waiting to be reaped counts as gone, once
+    its last thread is: until then its sockets stay open)."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] == "Z"
+        return (stat.rsplit(")", 1)[1].split()[0] == "Z"
+                and len(os.listdir(f"/proc/{pid}/task")) <= 1)
     except FileNotFoundError:
         return Path("/proc/self/stat").exists() or not _signalable(pid)
     except (OSError, IndexError):

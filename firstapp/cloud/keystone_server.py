@@ -18,6 +18,7 @@ import errno
 import grp
 import os
 import pwd
+import signal
 import sys
 import threading
 import time
@@ -78,6 +79,8 @@ def serve(directory: Path, port: int) -> None:
     from keystone.wsgi.api import application
     from waitress import serve as waitress_serve
 
+    # end at once, every thread with it (a lingering worker thread would keep the port)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     threading.Thread(target=_exit_when_removed, args=(directory,), daemon=True).start()
     # one process: Keystone's in-memory token cache is shared by all of its threads
     waitress_serve(application, sockets=[sock], threads=4, ident="keystone",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -204,9 +205,19 @@ def test_stop_stops_both_and_a_restart_keeps_objects(tmp_path):
     assert not port_in_use(cloud.port) and not port_in_use(cloud.identity.port)
     assert not control.stop(data_dir)  # nothing left to stop
 
+    with socket.socket() as squatter:  # another program on Keystone's port: one clear line
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        squatter.bind(("127.0.0.1", cloud.identity.port))
+        squatter.listen()
+        with pytest.raises(FirstappError, match="--keystone-port"):
+            control.start(data_dir)
+    assert control.info(data_dir).pid is None and not port_in_use(cloud.port)
+
+    cloud.layout.settings_file.write_text("{damaged")  # rebuilt, Keystone mode included
     again, started = control.start(data_dir)  # warm: same ports, same project
     try:
         assert started and again.identity.project_id == cloud.identity.project_id
+        assert (again.port, again.identity.port) == (cloud.port, cloud.identity.port)
         assert again.connection().get_object("kept", "note")[1] == b"still here"
         report = control.status(data_dir)
         assert report["auth"] == "Keystone v3 (running)"
