@@ -60,6 +60,7 @@ if interface != "public":
                      "endpoints only; set OS_INTERFACE=public (or use shade or openstacksdk)")
 
 Swift = get_driver(Provider.OPENSTACK_SWIFT)
+swift = None
 storage_url = ""
 try:
     if auth_type == "v1password":
@@ -109,24 +110,29 @@ except InvalidCredsError:
     raise SystemExit(f"The sign-in at {auth_url} refused user {username!r}: check "
                      "OS_USERNAME and OS_PASSWORD (and OS_USER_DOMAIN_NAME; for the local "
                      'cloud: eval "$(firstapp cloud env)")') from None
-except (LibcloudError, ValueError):  # none, or several, in the catalog for that region
-    regions = swift.connection.get_service_catalog().get_regions("object-store")
-    raise SystemExit(f"The catalog at {auth_url} has no single public object store in region "
-                     f"{region_name!r} (it has one in {', '.join(regions) or 'none'}): check "
-                     "OS_REGION_NAME") from None
 except requests.ConnectionError:
     raise SystemExit(f"Nothing answers at {storage_url or auth_url}: is "
                      + ("the object store, at its address in the catalog, running? (check "
                         "OS_REGION_NAME)" if storage_url else "the sign-in (Keystone, or the "
                         "object store itself) running? Check OS_AUTH_URL (for the local "
                         "cloud: firstapp cloud start)")) from None
+except requests.RequestException as error:  # an address that is not one, an odd answer
+    raise SystemExit(f"The sign-in at {auth_url} failed ({error}): check OS_AUTH_URL"
+                     ) from None
+except (LibcloudError, ValueError):  # none, or several, in the catalog for that region
+    if swift is None:
+        raise
+    regions = swift.connection.get_service_catalog().get_regions("object-store")
+    raise SystemExit(f"The catalog at {auth_url} has no single public object store in region "
+                     f"{region_name!r} (it has one in {', '.join(regions) or 'none'}): check "
+                     "OS_REGION_NAME") from None
 except BaseHTTPError as error:
     if error.code != 403:
         raise
-    raise SystemExit(f"The object store at {storage_url} refused project "
-                     f"{matches[0]['name']!r} "
-                     "(403): your user has no role on it that the store accepts (usually "
-                     "'member'): ask your cloud's admin for one") from None
+    who = f"user {username!r}" if auth_type == "v1password" else f"project {matches[0]['name']!r}"
+    raise SystemExit(f"The object store at {storage_url} refused {who} (403): your user has "
+                     "no role on it that the store accepts (usually 'member'): ask your "
+                     "cloud's admin for one") from None
 print(f"Connected to {auth_url} as {username}, using the OS_* variables")
 if os.environ.get("OS_CLOUD"):
     print("OS_CLOUD is ignored: libcloud does not read clouds.yaml")
