@@ -45,7 +45,7 @@ segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 import logging
 
 import openstack
-from keystoneauth1.exceptions import ConnectFailure, Unauthorized
+from keystoneauth1.exceptions import ConnectFailure, NoMatchingPlugin, Unauthorized
 from keystoneauth1.identity import Password
 from keystoneauth1.session import Session
 
@@ -78,10 +78,11 @@ except openstack.exceptions.ServiceDisabledException:  # none in the catalog for
                      f"{conn.config.get_region_name('object-store')!r}: check OS_REGION_NAME "
                      "and OS_INTERFACE (`openstack catalog show object-store` lists them)"
                      ) from None
-except openstack.exceptions.ConfigException as error:  # no such entry in clouds.yaml
+except (openstack.exceptions.ConfigException, NoMatchingPlugin) as error:  # bad settings
     raise SystemExit(f"OS_CLOUD={cloud_name}: {error} Check OS_CLOUD and "
                      "OS_CLIENT_CONFIG_FILE, or unset OS_CLOUD to use the OS_* variables"
-                     ) from None
+                     if cloud_name else f"The settings cannot be used: {error} (check "
+                     "OS_AUTH_TYPE and OS_AUTH_URL)") from None
 except ConnectFailure:
     raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the sign-in (Keystone, "
                      "or the object store itself) running? Check OS_AUTH_URL (for the local "

@@ -49,7 +49,11 @@ from keystoneauth1.exceptions import ConnectFailure, EndpointNotFound, NotFound,
 from keystoneauth1.identity import Password
 from keystoneauth1.session import Session
 from os_client_config.exceptions import OpenStackConfigException
-from shade.exc import OpenStackCloudHTTPError, OpenStackCloudURINotFound
+from shade.exc import (
+    OpenStackCloudException,
+    OpenStackCloudHTTPError,
+    OpenStackCloudURINotFound,
+)
 
 if not cloud_name and not password:
     raise SystemExit("Neither OS_CLOUD nor OS_PASSWORD is set: export your object store's "
@@ -83,10 +87,11 @@ except EndpointNotFound:  # none in the catalog for that region and interface
                      f"{conn.cloud_config.get_interface('object-store')} object store in "
                      f"region {conn.region_name!r}: check OS_REGION_NAME and OS_INTERFACE "
                      "(`openstack catalog show object-store` lists them)") from None
-except OpenStackConfigException as error:  # no such entry in clouds.yaml
+except (OpenStackConfigException, OpenStackCloudException) as error:  # bad settings
     raise SystemExit(f"OS_CLOUD={cloud_name}: {error} Check OS_CLOUD and "
                      "OS_CLIENT_CONFIG_FILE, or unset OS_CLOUD to use the OS_* variables"
-                     ) from None
+                     if cloud_name else f"The settings cannot be used: {error} (check "
+                     "OS_AUTH_TYPE and OS_AUTH_URL)") from None
 except ConnectFailure:
     raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the sign-in (Keystone, "
                      "or the object store itself) running? Check OS_AUTH_URL (for the local "
