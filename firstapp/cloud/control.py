@@ -209,6 +209,9 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
                     f"use another --data-dir for {name}={wanted}"
                 )
         if _running_pid(layout):
+            if settings.auth == "keystone" and keystone.running_pid(layout) is None:
+                keystone.start(layout, settings.keystone_port, settings.port, config.USER,
+                               config.load_credentials(layout).password, config.ACCOUNT)
             return info(layout.root), False
         if port is not None:
             settings = dataclasses.replace(settings, port=port)  # saved once it listens there
@@ -299,6 +302,10 @@ def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
         "replicas": cloud.settings.replicas,
     }
     if cloud.running:
+        if cloud.identity and keystone.running_pid(cloud.layout) is None:
+            raise FirstappError(f"the local cloud's Swift runs, but its Keystone does not "
+                                f"(see {keystone.log_file(cloud.layout)}); {START_HINT} "
+                                "again to restart Keystone")
         report.update(usage(cloud))
     return report
 

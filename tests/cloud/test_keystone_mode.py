@@ -222,5 +222,12 @@ def test_stop_stops_both_and_a_restart_keeps_objects(tmp_path):
         report = control.status(data_dir)
         assert report["auth"] == "Keystone v3 (running)"
         assert report["objects"] == 1
+
+        assert keystone.stop(cloud.layout)  # Keystone alone went away: start brings it back
+        with pytest.raises(FirstappError, match="its Keystone does not"):
+            control.status(data_dir)
+        _, started = control.start(data_dir)
+        assert not started and keystone.running_pid(cloud.layout) is not None
+        assert again.connection().get_object("kept", "note")[1] == b"still here"
     finally:
         control.stop(data_dir)
