@@ -13,7 +13,7 @@ FRACTALS_PORT ?=
 PORTS = $(if $(CLOUD_PORT),--port $(CLOUD_PORT)) $(if $(FRACTALS_PORT),--fractals-port $(FRACTALS_PORT))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup tutorial test lint lab notebooks docs bench browser ceph clean
+.PHONY: help setup tutorial test lint lab notebooks docs bench browser ceph keystone clean
 
 help:
 	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
@@ -26,6 +26,8 @@ help:
 	@echo "make browser    install headless Chromium and chromedriver (Debian packages, apt-get)"
 	@echo "                for the real-browser tests in tests/browser/"
 	@echo "make ceph       install Ceph (Debian packages, apt-get) for \`firstapp cloud start --backend ceph\`"
+	@echo "make keystone   create .venv-keystone, Keystone's own virtualenv for"
+	@echo "                \`firstapp cloud start --auth keystone\` (else made on first use)"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +87,9 @@ ceph:
 	else \
 	  echo "Ceph is installed ($(CEPH_PACKAGES))"; \
 	fi
+# Keystone 30 from PyPI in a virtualenv of its own (firstapp/cloud/keystone_venv.py)
+keystone: setup
+	$(BIN)/python -m firstapp.cloud.keystone_venv
 
 clean:
 	rm -rf build .pytest_cache

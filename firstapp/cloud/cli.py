@@ -44,6 +44,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     start.add_argument("--backend", choices=backends.BACKENDS,
                        help="the store of a new cloud: swift or ceph (Ceph's RADOS Gateway; "
                             "`make ceph` installs it); default $FIRSTAPP_BACKEND, else swift")
+    start.add_argument("--auth", choices=config.AUTH_MODES,
+                       help="how users sign in, fixed when the cloud is created: Swift's v1 "
+                            "tempauth (default) or a real Keystone v3 (installed into "
+                            ".venv-keystone on first use)")
+    start.add_argument("--keystone-port", type=port_number,
+                       help="Keystone's port with --auth keystone (default 5000)")
     command("stop", _stop, "stop the store started by `firstapp cloud start`")
     command("status", _status, "say whether the store runs, where, and what it holds")
     command("env", _env, "print shell exports of OS_* settings for the running store")
@@ -53,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _start(args: argparse.Namespace) -> int:
     cloud, started = backends.start(args.data_dir, args.port, args.devices, args.replicas,
-                                    args.backend)
+                                    args.backend, auth=args.auth,
+                                    keystone_port=args.keystone_port)
     verb = "started" if started else "already running (nothing started)"
     print(f"local cloud {verb}: {cloud.auth_url} (pid {cloud.pid}, data in {cloud.layout.root})")
     if not started and args.port is not None and args.port != cloud.port:
@@ -73,6 +80,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"backend:     {report['backend']}")
     print(f"running:     {'yes' if report['running'] else 'no'}")
     print(f"data dir:    {report['data_dir']}")
+    print(f"auth:        {report['auth']}")
     print(f"auth url:    {report['auth_url']}")
     print(f"storage url: {report['storage_url']}")
     print(f"devices:     {len(report['devices'])} ({', '.join(report['devices'])})")

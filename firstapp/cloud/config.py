@@ -31,6 +31,7 @@ DEFAULT_DEVICES = 3
 MAX_DEVICES = 64  # a laptop's store; also bounds the directories a typo could create
 #: Free space the store keeps: below it, writes are refused with 507 (Swift's own default).
 DEFAULT_RESERVE = "1%"
+AUTH_MODES = ("v1", "keystone")
 
 PROXY_PIPELINE = (
     "catch_errors gatekeeper healthcheck proxy-logging listing_formats bulk tempurl "
@@ -53,10 +54,17 @@ class Settings:
     devices: int
     replicas: int
     fallocate_reserve: str = DEFAULT_RESERVE
+    #: how users sign in: Swift's v1 tempauth, or Keystone v3 (:mod:`firstapp.cloud.keystone`)
+    auth: str = "v1"
+    keystone_port: int | None = None
 
     def __post_init__(self) -> None:
         check(self.port, self.devices, self.replicas)
         parse_reserve(self.fallocate_reserve)
+        if self.auth not in AUTH_MODES:
+            raise FirstappError(f"auth must be one of {', '.join(AUTH_MODES)}, not "
+                                f"{self.auth!r}")
+        check(self.keystone_port, None, None)
 
 
 def check(port: int | None, devices: int | None, replicas: int | None) -> None:
@@ -184,7 +192,9 @@ def _recover_settings(layout: Layout, damage: BaseException) -> Settings:
         port = urlsplit(doc["clouds"]["local"]["auth"]["auth_url"]).port or DEFAULT_PORT
     except Exception:  # clouds.yaml is only a hint here; any damage means: use the default
         pass
-    return Settings(port, devices, int(builder.replicas))
+    from firstapp.cloud import keystone
+
+    return keystone.recover_settings(layout, Settings(port, devices, int(builder.replicas)))
 
 
 def load_credentials(layout: Layout, renew: bool = False) -> Credentials:
@@ -299,7 +309,8 @@ def point_rings_at(layout: Layout, ports: dict[str, int]) -> None:
 
 
 def write_server_configs(layout: Layout, ports: dict[str, int],
-                         reserve: str = DEFAULT_RESERVE, replicas: int = 3) -> None:
+                         reserve: str = DEFAULT_RESERVE, replicas: int = 3,
+                         keystone_port: int | None = None) -> None:
     """Write the proxy, account, container and object server configs for these ports.
 
     Timeouts and error limiting are sized for one process on one machine: every "node" is
@@ -307,9 +318,20 @@ def write_server_configs(layout: Layout, ports: dict[str, int],
     defaults (0.5 s to connect, ten errors lock a device out for 60 s) would then turn a
     burst into a minute of refusals, and container updates that time out are left for the
     updater (which runs every few seconds here, see :mod:`firstapp.cloud.settle`).
+    With ``keystone_port``, the proxy checks Keystone tokens instead of tempauth's.
     """
     secret = _load_secret(layout)
     account, user = secret["username"].split(":", 1)
+    pipeline, auth_filters = PROXY_PIPELINE, (
+        "[filter:tempauth]\nuse = egg:swift#tempauth\n"
+        f"user_{account}_{user} = {secret['password']} .admin\n"
+        f"fernet_key_1 = {secret['fernet_key']}\nactive_fernet_key_id = 1\n"
+        "token_life = 86400\n\n")
+    if keystone_port is not None:
+        from firstapp.cloud import keystone
+
+        pipeline = PROXY_PIPELINE.replace("tempauth", "authtoken keystoneauth")
+        auth_filters = keystone.proxy_filters(layout, keystone_port)
     # [DEFAULT] values override an app's or filter's own (PasteDeploy's rule), so only
     # what every section shares goes there.
     common = (
@@ -332,17 +354,14 @@ def write_server_configs(layout: Layout, ports: dict[str, int],
         layout.conf("proxy"),
         common
         + f"bind_port = {ports['proxy']}\nlog_name = proxy-server\n\n"
-        f"[pipeline:main]\npipeline = {PROXY_PIPELINE}\n\n"
+        f"[pipeline:main]\npipeline = {pipeline}\n\n"
         "[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n"
         "allow_account_management = true\n"
         f"conn_timeout = {PROXY_CONN_TIMEOUT}\nnode_timeout = {PROXY_NODE_TIMEOUT}\n"
         f"error_suppression_limit = {ERROR_SUPPRESSION_LIMIT}\n"
         f"error_suppression_interval = {ERROR_SUPPRESSION_INTERVAL}\n\n"
-        "[filter:tempauth]\nuse = egg:swift#tempauth\n"
-        f"user_{account}_{user} = {secret['password']} .admin\n"
-        f"fernet_key_1 = {secret['fernet_key']}\nactive_fernet_key_id = 1\n"
-        "token_life = 86400\n\n"
-        "[filter:disk-space]\npaste.filter_factory = firstapp.cloud.diskspace:filter_factory\n"
+        + auth_filters
+        + "[filter:disk-space]\npaste.filter_factory = firstapp.cloud.diskspace:filter_factory\n"
         f"fallocate_reserve = {reserve}\ncopies = {replicas}\n\n"
         + "".join(
             f"[filter:{name}]\nuse = egg:swift#{name.replace('-', '_')}\n\n"

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from firstapp.cloud import config
+from firstapp.cloud import config, keystone
 from firstapp.cloud.client import START_HINT, authenticate
 from firstapp.cloud.layout import Layout
 from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports at top
@@ -28,6 +28,7 @@ LOCK_FILE = ".lock"
 SERVER_MODULE = "firstapp.cloud.server"
 # What a cloud's data directory holds: anything else means it is somebody else's directory.
 CLOUD_FILES = {LOCK_FILE, "etc", "devices", "recon", "offline", "cloud.pid", "cloud.log",
+               "keystone",
                *(name + tmp for name in ("settings.json", "credentials.json", "clouds.yaml",
                                         "ports.json") for tmp in ("", ".tmp"))}
 
@@ -40,6 +41,8 @@ class CloudInfo:
     settings: config.Settings
     credentials: config.Credentials = field(repr=False)
     pid: int | None
+    #: Keystone v3 sign-in, for a cloud started with ``--auth keystone``
+    identity: keystone.Identity | None = None
 
     @property
     def running(self) -> bool:
@@ -51,15 +54,17 @@ class CloudInfo:
 
     @property
     def auth_url(self) -> str:
-        return config.auth_url(self.port)
+        return self.identity.auth_url if self.identity else config.auth_url(self.port)
 
     @property
     def storage_url(self) -> str:
+        if self.identity:
+            return self.identity.storage_url(self.port)
         return config.storage_url(self.port, self.credentials)
 
     @property
     def username(self) -> str:
-        return self.credentials.username
+        return self.identity.username if self.identity else self.credentials.username
 
     @property
     def password(self) -> str:
@@ -68,6 +73,10 @@ class CloudInfo:
     def env(self) -> dict[str, str]:
         """OS_* variables (and the swift CLI's ST_*) that point clients at this cloud, and
         FIRSTAPP_CLOUD_DIR, its data directory."""
+        if self.identity:
+            return {**self.identity.env(), "OS_CLOUD": "local",
+                    "OS_CLIENT_CONFIG_FILE": str(self.layout.clouds_yaml),
+                    "FIRSTAPP_CLOUD_DIR": str(self.layout.root)}
         return {
             "OS_AUTH_TYPE": "v1password",
             "OS_AUTH_URL": self.auth_url,
@@ -82,14 +91,37 @@ class CloudInfo:
             "FIRSTAPP_CLOUD_DIR": str(self.layout.root),
         }
 
+    def sign_in(self) -> tuple[str, str]:
+        """``(storage_url, token)``: through Keystone, or Swift's v1 auth."""
+        if self.identity:
+            return keystone.sign_in(self.identity)
+        return authenticate(self.auth_url, self.username, self.password)
+
+    def connection(self):
+        """A python-swiftclient Connection to this cloud, signed in."""
+        if self.identity:
+            return keystone.swift_connection(self.identity)
+        from firstapp.cloud.client import connection
+
+        return connection(self.auth_url, self.username, self.password)
+
 
 def info(data_dir: str | os.PathLike[str] | None = None) -> CloudInfo:
     """The cloud in ``data_dir`` (default: the per-user one); raises if it was never created."""
     layout = Layout.at(data_dir)
     if not config.exists(layout):
         raise FirstappError(f"there is no local cloud in {layout.root}; {START_HINT}")
-    return CloudInfo(layout, config.load_settings(layout), config.load_credentials(layout),
-                     _running_pid(layout))
+    settings, credentials = config.load_settings(layout), config.load_credentials(layout)
+    return CloudInfo(layout, settings, credentials, _running_pid(layout),
+                     _identity(layout, settings, credentials))
+
+
+def _identity(layout: Layout, settings: config.Settings,
+              credentials: config.Credentials) -> keystone.Identity | None:
+    if settings.auth != "keystone":
+        return None
+    return keystone.identity(layout, settings.keystone_port, config.USER,
+                             credentials.password, config.ACCOUNT)
 
 
 def start(
@@ -98,17 +130,21 @@ def start(
     devices: int | None = None,
     replicas: int | None = None,
     timeout: float = START_TIMEOUT,
+    auth: str | None = None,
+    keystone_port: int | None = None,
 ) -> tuple[CloudInfo, bool]:
     """Start the cloud (creating it on first use); return it and whether it was started now.
 
-    A cloud that already runs is left alone and returned with ``False``.
+    A cloud that already runs is left alone and returned with ``False``. ``auth`` is
+    ``"v1"`` (the default) or ``"keystone"``, fixed when the cloud is created.
     """
     layout = Layout.at(data_dir)
     config.check(port, devices, replicas)
+    config.check(keystone_port, None, None)
     _check_data_dir(layout)
     _refuse_foreign_directory(layout)
     with _locked(layout):
-        return _start(layout, port, devices, replicas, timeout)
+        return _start(layout, port, devices, replicas, timeout, auth, keystone_port)
 
 
 def _check_data_dir(layout: Layout) -> None:
@@ -160,11 +196,12 @@ def _locked(layout: Layout) -> Iterator[None]:
 
 
 def _start(layout: Layout, port: int | None, devices: int | None, replicas: int | None,
-           timeout: float) -> tuple[CloudInfo, bool]:
+           timeout: float, auth: str | None = None,
+           keystone_port: int | None = None) -> tuple[CloudInfo, bool]:
     existing = config.exists(layout)
     if existing:
         settings = config.load_settings(layout)
-        for name, wanted in (("devices", devices), ("replicas", replicas)):
+        for name, wanted in (("devices", devices), ("replicas", replicas), ("auth", auth)):
             have = getattr(settings, name)
             if wanted is not None and wanted != have:
                 raise FirstappError(
@@ -172,28 +209,43 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
                     f"use another --data-dir for {name}={wanted}"
                 )
         if _running_pid(layout):
+            if settings.auth == "keystone" and keystone.running_pid(layout) is None:
+                keystone.start(layout, settings.keystone_port, settings.port, config.USER,
+                               config.load_credentials(layout).password, config.ACCOUNT)
             return info(layout.root), False
         if port is not None:
             settings = dataclasses.replace(settings, port=port)  # saved once it listens there
+        if keystone_port is not None and settings.auth == "keystone":
+            settings = dataclasses.replace(settings, keystone_port=keystone_port)
     else:
         devices = config.DEFAULT_DEVICES if devices is None else devices
         replicas = min(3, devices) if replicas is None else replicas
         config.check(port, devices, replicas)
-        settings = config.Settings(port or DEFAULT_PORT, devices, replicas)
+        settings = config.Settings(port or DEFAULT_PORT, devices, replicas, auth=auth or "v1")
+        if settings.auth == "keystone":
+            settings = dataclasses.replace(
+                settings, keystone_port=keystone_port or keystone.DEFAULT_PORT)
 
     if port_in_use(settings.port):
         raise _port_taken(settings.port)
     if not existing:
         _write(layout, lambda: config.create(layout, settings))
     credentials = config.load_credentials(layout, renew=True)
+    identity = None
+    if settings.auth == "keystone":
+        identity = keystone.start(layout, settings.keystone_port, settings.port,
+                                  config.USER, credentials.password, config.ACCOUNT)
     layout.ports_file.unlink(missing_ok=True)  # the new server writes its own
     proc = _spawn(layout, settings.port)
-    cloud = CloudInfo(layout, settings, credentials, proc.pid)
+    cloud = CloudInfo(layout, settings, credentials, proc.pid, identity)
     _wait_ready(cloud, proc, timeout)
     try:
         _write(layout, lambda: config.save_settings(layout, settings))
-        _write(layout, lambda: config.write_clouds_yaml(layout.clouds_yaml, settings.port,
-                                                        credentials))
+        if identity:
+            _write(layout, lambda: keystone.write_clouds_yaml(layout.clouds_yaml, identity))
+        else:
+            _write(layout, lambda: config.write_clouds_yaml(layout.clouds_yaml, settings.port,
+                                                            credentials))
     except FirstappError:  # a cloud its commands could not find again is no use: stop it
         proc.terminate()
         proc.wait(10)
@@ -224,7 +276,7 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
     with _locked(layout):
         pid = _running_pid(layout)
         if pid is None:
-            return False
+            return keystone.stop(layout)
         with contextlib.suppress(ProcessLookupError):  # it may exit by itself meanwhile
             os.kill(pid, signal.SIGTERM)
             if not wait_until(lambda: not _alive(pid), timeout):
@@ -232,6 +284,7 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
                 wait_until(lambda: not _alive(pid), 5.0)
         layout.pid_file.unlink(missing_ok=True)
         layout.ports_file.unlink(missing_ok=True)
+        keystone.stop(layout)
     return True
 
 
@@ -241,21 +294,25 @@ def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
     report = {
         "running": cloud.running,
         "data_dir": str(cloud.layout.root),
+        "auth": ("Keystone v3" + (" (running)" if keystone.running_pid(cloud.layout) else
+                                  " (not running)")) if cloud.identity else "Swift v1 (tempauth)",
         "auth_url": cloud.auth_url,
         "storage_url": cloud.storage_url,
         "devices": cloud.layout.device_names(),
         "replicas": cloud.settings.replicas,
     }
     if cloud.running:
+        if cloud.identity and keystone.running_pid(cloud.layout) is None:
+            raise FirstappError(f"the local cloud's Swift runs, but its Keystone does not "
+                                f"(see {keystone.log_file(cloud.layout)}); {START_HINT} "
+                                "again to restart Keystone")
         report.update(usage(cloud))
     return report
 
 
 def usage(cloud: CloudInfo) -> dict[str, int]:
     """Containers, objects and bytes, summed from each container (always current)."""
-    from firstapp.cloud.client import connection
-
-    conn = connection(cloud.auth_url, cloud.username, cloud.password)
+    conn = cloud.connection()
     _, containers = conn.get_account(full_listing=True)
     totals = {"containers": len(containers), "objects": 0, "bytes": 0}
     for entry in containers:
@@ -302,7 +359,7 @@ def _wait_ready(cloud: CloudInfo, proc: subprocess.Popen, timeout: float) -> Non
             )
         if cloud.layout.ports_file.exists():
             try:
-                authenticate(cloud.auth_url, cloud.username, cloud.password)
+                cloud.sign_in()
                 return
             except FirstappError:
                 pass

@@ -42,6 +42,18 @@ def local_cloud(cloud_factory) -> CloudInfo:
     return cloud_factory()
 
 
+@pytest.fixture(scope="session")
+def keystone_cloud(tmp_path_factory) -> Iterator[CloudInfo]:
+    """A running cloud with Keystone v3 sign-in (``--auth keystone``), shared by the whole
+    session: ``keystone_cloud.env()`` gives its openrc-style OS_* settings. The first use
+    on a machine creates Keystone's virtualenv (a minute or two)."""
+    data_dir = tmp_path_factory.mktemp("keystone-cloud")
+    cloud, _ = backends.start(data_dir, port=free_port(), backend="swift", auth="keystone",
+                              keystone_port=free_port())
+    yield cloud
+    backends.stop(data_dir)
+
+
 @pytest.fixture
 def swift_conn(local_cloud: CloudInfo) -> swift.Connection:
     """An authenticated python-swiftclient connection: the independent client for checks."""

@@ -33,6 +33,11 @@ def _quiet_missing_cache(record: logging.LogRecord) -> bool:
     return "swift.cache could not be found in env" not in record.getMessage()
 
 
+def _quiet_shared_options(record: logging.LogRecord) -> bool:
+    """authtoken names each [DEFAULT] option of Swift's config (every filter gets them)."""
+    return "is not known to keystonemiddleware" not in record.getMessage()
+
+
 def serve(layout, port: int) -> None:
     from swift.common import utils
 
@@ -55,6 +60,7 @@ def serve(layout, port: int) -> None:
         config.backend_reserve(settings.fallocate_reserve))
     logs.ThreadSafeSysLogHandler = _LogFileHandler
     logging.getLogger().addFilter(_quiet_missing_cache)
+    logging.getLogger("keystonemiddleware._common.config").addFilter(_quiet_shared_options)
     # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
     # listen on the same port and take half of the requests: ask for the port alone.
     try:
@@ -67,7 +73,8 @@ def serve(layout, port: int) -> None:
         sockets[service] = eventlet.listen((LOOPBACK, 0), reuse_port=False)
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     config.write_server_configs(layout, ports, settings.fallocate_reserve,
-                                settings.replicas)
+                                settings.replicas, settings.keystone_port
+                                if settings.auth == "keystone" else None)
     config.point_rings_at(layout, ports)
 
     threads = []

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import threading
 import time
@@ -30,19 +29,17 @@ import urllib3
 from swiftclient import client as swift
 from tqdm import tqdm
 
-from firstapp.cloud.client import authenticate, not_reachable
+from firstapp.cloud.client import not_reachable
 from firstapp.errors import FirstappError, printable
+from firstapp.fractals import connection
 
 #: A callable returning a new, authenticated swiftclient Connection.
 ConnFactory = Callable[[], swift.Connection]
 T = TypeVar("T")
 
-ENV_HINT = 'run `eval "$(firstapp cloud env)"` first'
 DEFAULT_WORKERS = 8
 #: Seconds to wait for each answer from the store or the app (``--timeout``).
 DEFAULT_TIMEOUT = 30.0
-#: Seconds to wait for a TCP connection (or the whole timeout, if shorter).
-CONNECT_TIMEOUT = 5.0
 #: Extra attempts for an answer that says "try again" (500, 502, 503, 504).
 RETRIES = 2
 RETRY_BACKOFF = 0.5
@@ -108,46 +105,19 @@ class SwiftCredentials:
     password: str = field(repr=False)
 
 
-def credentials_from_env(environ: Mapping[str, str] | None = None) -> SwiftCredentials:
-    """Read OS_AUTH_URL, OS_USERNAME and OS_PASSWORD (v1 auth, as `firstapp cloud env`)."""
-    env = os.environ if environ is None else environ
-    names = ("OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD")
-    missing = [name for name in names if not env.get(name)]
-    if missing:
-        verb = "is" if len(missing) == 1 else "are"
-        raise FirstappError(
-            f"{', '.join(missing)} {verb} not set, so there are no object store credentials; "
-            f"{ENV_HINT} (or export {', '.join(names)} for your cloud)"
-        )
-    auth_type = env.get("OS_AUTH_TYPE")
-    if auth_type and auth_type != "v1password":
-        raise FirstappError(
-            f"OS_AUTH_TYPE={auth_type} is not supported here: this command uses Swift v1 auth "
-            f"(OS_AUTH_TYPE=v1password); {ENV_HINT}"
-        )
-    return SwiftCredentials(env["OS_AUTH_URL"], env["OS_USERNAME"], env["OS_PASSWORD"])
-
-
 def connector(creds: SwiftCredentials, timeout: float = DEFAULT_TIMEOUT) -> ConnFactory:
-    """Authenticate once (a mistake raises here), then make connections sharing the token,
-    each with a connect timeout and a read timeout of ``timeout`` seconds, and no
-    retries of their own (:func:`store_call` retries what is worth retrying)."""
-    storage_url, token = authenticate(creds.auth_url, creds.username, creds.password)
-    limits = (min(CONNECT_TIMEOUT, timeout), timeout)
-
-    def make() -> swift.Connection:
-        return swift.Connection(
-            authurl=creds.auth_url, user=creds.username, key=creds.password,
-            preauthurl=storage_url, preauthtoken=token, retries=0, timeout=limits,
-        )
-
-    return make
+    """Sign in once with Swift v1 credentials (a mistake raises here), then make
+    connections sharing the session, each with a connect timeout and a read timeout of
+    ``timeout`` seconds, and no retries of their own (:func:`store_call` retries what is
+    worth retrying)."""
+    return connection.from_values(timeout, auth_type="v1password", auth={
+        "auth_url": creds.auth_url, "username": creds.username, "password": creds.password})
 
 
-def connector_from_env(environ: Mapping[str, str] | None = None,
-                       timeout: float = DEFAULT_TIMEOUT) -> ConnFactory:
-    """:func:`connector` for the credentials in the OS_* variables."""
-    return connector(credentials_from_env(environ), timeout)
+def connector_from_env(timeout: float = DEFAULT_TIMEOUT) -> ConnFactory:
+    """:func:`connector` for the cloud the ``openstack`` command would use: the clouds.yaml
+    entry OS_CLOUD names, else the OS_* variables (Keystone v3, or Swift v1 auth)."""
+    return connection.from_env(timeout)
 
 
 def _read_timeout(conn: swift.Connection) -> str:

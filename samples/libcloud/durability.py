@@ -1,10 +1,12 @@
 """Making it durable with Apache Libcloud: store, check and back up objects in Swift.
 Run it as ``python samples/libcloud/durability.py`` from any directory, after pointing it
-at an object store with the standard variables OS_AUTH_URL, OS_AUTH_TYPE (``v1password``
-for Swift's own auth, ``password`` for Keystone v3), OS_USERNAME, OS_PASSWORD and, for
-Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME
-(for the local cloud: ``eval "$(firstapp cloud env)"``). Step 11 reads the Fractals app
-at FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload;
+at an object store with the standard variables of an openrc file: OS_AUTH_URL,
+OS_USERNAME, OS_PASSWORD and, for Keystone v3, OS_PROJECT_NAME or OS_PROJECT_ID,
+OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_ID (or a domain name), OS_REGION_NAME and
+OS_INTERFACE. OS_AUTH_TYPE is ``password`` for Keystone v3 (the default for a .../v3
+OS_AUTH_URL or OS_IDENTITY_API_VERSION=3) and ``v1password`` for Swift's own auth (for the
+local cloud: ``eval "$(firstapp cloud env)"``). Step 11 reads the Fractals app at
+FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload;
 TUTORIAL_CONTAINER names the container it works in (it deletes only what it stored there).
 """
 
@@ -12,13 +14,22 @@ TUTORIAL_CONTAINER names the container it works in (it deletes only what it stor
 import os
 
 auth_url: str = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
-auth_type: str = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password": Keystone v3
+# "3" (Keystone v3) for a .../v3 URL; an openrc file from Horizon sets it, not OS_AUTH_TYPE
+identity_api_version: str = os.environ.get(
+    "OS_IDENTITY_API_VERSION", "3" if auth_url.rstrip("/").endswith("/v3") else "")
+auth_type: str = os.environ.get(  # "password": Keystone v3; "v1password": Swift's own auth
+    "OS_AUTH_TYPE", "password" if identity_api_version.startswith("3") else "v1password")
 username: str = os.environ.get("OS_USERNAME", "tutorial:learner")
 password: str = os.environ.get("OS_PASSWORD", "")
-project_name: str = os.environ.get("OS_PROJECT_NAME", "")  # Keystone v3 only
-user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
+# Keystone v3 only: the project (by ID, or by name in its domain), the user's domain, and
+# which of the catalog's object-store endpoints to use
+project_id: str = os.environ.get("OS_PROJECT_ID", "")
+project_name: str = os.environ.get("OS_PROJECT_NAME", "")
+project_domain_id: str = os.environ.get("OS_PROJECT_DOMAIN_ID", "")
 project_domain_name: str = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
+user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
 region_name: str = os.environ.get("OS_REGION_NAME", "")
+interface: str = os.environ.get("OS_INTERFACE", "public")
 fractals_endpoint: str = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
 
 # the tutorial's own container: it deletes only what it stored there, never anything else
@@ -30,7 +41,9 @@ segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
 import requests
-from libcloud.common.types import InvalidCredsError
+from libcloud.common.exceptions import BaseHTTPError
+from libcloud.common.openstack_identity import OpenStackIdentity_3_0_Connection
+from libcloud.common.types import InvalidCredsError, LibcloudError
 from libcloud.storage.providers import get_driver
 from libcloud.storage.types import (
     ContainerAlreadyExistsError,
@@ -42,8 +55,13 @@ from libcloud.storage.types import (
 if not password:
     raise SystemExit("OS_PASSWORD is not set: export your object store's credentials first "
                      '(for the local cloud: eval "$(firstapp cloud env)")')
+if interface != "public":
+    raise SystemExit(f"OS_INTERFACE={interface}: libcloud uses the catalog's public "
+                     "endpoints only; set OS_INTERFACE=public (or use shade or openstacksdk)")
 
 Swift = get_driver(Provider.OPENSTACK_SWIFT)
+swift = None
+storage_url = ""
 try:
     if auth_type == "v1password":
         # Swift's own auth is one GET that answers with a token and the account's storage
@@ -55,31 +73,66 @@ try:
         if reply.status_code == 401:
             raise InvalidCredsError("401 Unauthorized")
         reply.raise_for_status()
+        storage_url = reply.headers["X-Storage-Url"]
         swift = Swift(username, password,
                       ex_force_auth_url=auth_url.removesuffix("/v1.0"),  # libcloud adds it
-                      ex_force_auth_version="1.0",
-                      ex_force_base_url=reply.headers["X-Storage-Url"])
+                      ex_force_auth_version="1.0", ex_force_base_url=storage_url)
     else:
-        # Keystone v3. libcloud adds "/v3/auth/tokens" to the URL itself, and it takes the
-        # project's domain by ID only: "default" is the ID of the domain named "Default"
-        # (for a project in another domain, set OS_PROJECT_DOMAIN_NAME to that domain's ID).
-        swift = Swift(username, password,
-                      ex_force_auth_url=auth_url.removesuffix("/").removesuffix("/v3"),
-                      ex_force_auth_version="3.x_password",
-                      ex_domain_name=user_domain_name,
-                      ex_tenant_name=project_name,
-                      ex_tenant_domain_id="default" if project_domain_name == "Default"
-                      else project_domain_name,
-                      ex_force_service_region=region_name)
+        # Keystone v3. libcloud adds "/v3/auth/tokens" to the URL itself, and signs in to a
+        # project by its name and its domain's ID. A first sign-in without a project checks
+        # the user and password alone, and lists the projects the user has a role on, with
+        # their IDs and domain IDs: that finds the project of OS_PROJECT_ID, or of a name.
+        keystone_url = auth_url.rstrip("/").removesuffix("/v3")
+        keystone = OpenStackIdentity_3_0_Connection(
+            keystone_url, username, password, domain_name=user_domain_name,
+            token_scope="unscoped", timeout=30)
+        keystone.authenticate()
+        projects = keystone.authenticated_request("/v3/auth/projects").object["projects"]
+        matches = [project for project in projects if project["id"] == project_id] or [
+            project for project in projects if project["name"] == project_name
+            and project["domain_id"] in (project_domain_id or project["domain_id"])]
+        if len(matches) != 1:
+            raise SystemExit(
+                f"User {username!r} has a role on {len(matches) or 'no'} project(s) called "
+                f"{project_id or project_name!r} (of {len(projects)}: "
+                f"{', '.join(project['name'] for project in projects)}): check "
+                "OS_PROJECT_NAME or OS_PROJECT_ID, and OS_PROJECT_DOMAIN_ID")
+        swift = Swift(username, password, ex_force_auth_url=keystone_url,
+                      ex_force_auth_version="3.x_password", ex_domain_name=user_domain_name,
+                      ex_tenant_name=matches[0]["name"],
+                      ex_tenant_domain_id=matches[0]["domain_id"],
+                      ex_force_service_region=region_name or None)  # its public endpoint
+        swift.connection.get_service_catalog()  # signs in, and reads the catalog
+        storage_url = swift.connection.get_endpoint()  # the object store in region_name
     # one cheap authenticated call, so that a wrong password or a stopped store shows here
     containers = swift.list_containers()
 except InvalidCredsError:
-    raise SystemExit(f"The object store at {auth_url} refused user {username!r}: check "
-                     "OS_USERNAME and OS_PASSWORD (for the local cloud: "
-                     'eval "$(firstapp cloud env)")') from None
+    raise SystemExit(f"The sign-in at {auth_url} refused user {username!r}: check "
+                     "OS_USERNAME and OS_PASSWORD (and OS_USER_DOMAIN_NAME; for the local "
+                     'cloud: eval "$(firstapp cloud env)")') from None
 except requests.ConnectionError:
-    raise SystemExit(f"Nothing answers at {auth_url}: is the object store running? "
-                     "(for the local cloud: firstapp cloud start)") from None
+    raise SystemExit(f"Nothing answers at {storage_url or auth_url}: is "
+                     + ("the object store, at its address in the catalog, running? (check "
+                        "OS_REGION_NAME)" if storage_url else "the sign-in (Keystone, or the "
+                        "object store itself) running? Check OS_AUTH_URL (for the local "
+                        "cloud: firstapp cloud start)")) from None
+except requests.RequestException as error:  # an address that is not one, an odd answer
+    raise SystemExit(f"The sign-in at {auth_url} failed ({error}): check OS_AUTH_URL"
+                     ) from None
+except (LibcloudError, ValueError):  # none, or several, in the catalog for that region
+    if swift is None:
+        raise
+    regions = swift.connection.get_service_catalog().get_regions("object-store")
+    raise SystemExit(f"The catalog at {auth_url} has no single public object store in region "
+                     f"{region_name!r} (it has one in {', '.join(regions) or 'none'}): check "
+                     "OS_REGION_NAME") from None
+except BaseHTTPError as error:
+    if error.code != 403:
+        raise
+    who = f"user {username!r}" if auth_type == "v1password" else f"project {matches[0]['name']!r}"
+    raise SystemExit(f"The object store at {storage_url} refused {who} (403): your user has "
+                     "no role on it that the store accepts (usually 'member'): ask your "
+                     "cloud's admin for one") from None
 print(f"Connected to {auth_url} as {username}, using the OS_* variables")
 if os.environ.get("OS_CLOUD"):
     print("OS_CLOUD is ignored: libcloud does not read clouds.yaml")

@@ -1,12 +1,14 @@
 """Making it durable with shade: store, check and back up objects in Swift. Run it as
-``python samples/shade/durability.py`` from any directory. With OS_CLOUD set it connects
-to that entry of your clouds.yaml; otherwise it reads the standard variables OS_AUTH_URL,
-OS_AUTH_TYPE (``v1password`` for Swift's own auth, ``password`` for Keystone v3),
-OS_USERNAME, OS_PASSWORD and, for Keystone, OS_PROJECT_NAME, OS_USER_DOMAIN_NAME,
-OS_PROJECT_DOMAIN_NAME and OS_REGION_NAME (for the local cloud,
-``eval "$(firstapp cloud env)"`` sets both kinds). Step 11 reads the Fractals app at
-FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE and SEGMENT_SIZE (bytes) size the step-14 upload;
-TUTORIAL_CONTAINER names the container it works in (it deletes only what it stored there).
+``python samples/shade/durability.py`` from any directory. With OS_CLOUD
+set it connects to that entry of your clouds.yaml; otherwise it reads the standard
+variables of an openrc file: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and, for Keystone v3,
+OS_PROJECT_NAME or OS_PROJECT_ID, OS_USER_DOMAIN_NAME, OS_PROJECT_DOMAIN_NAME or
+OS_PROJECT_DOMAIN_ID, OS_REGION_NAME and OS_INTERFACE. OS_AUTH_TYPE is ``password`` for
+Keystone v3 (the default for a .../v3 OS_AUTH_URL or OS_IDENTITY_API_VERSION=3) and
+``v1password`` for Swift's own auth (for the local cloud, ``eval "$(firstapp cloud env)"``
+sets both kinds). Step 11 reads the Fractals app at FRACTALS_ENDPOINT; LARGE_OBJECT_SIZE
+and SEGMENT_SIZE (bytes) size the step-14 upload; TUTORIAL_CONTAINER names the container
+it works in (it deletes only what it stored there).
 """
 
 # step-1
@@ -14,13 +16,22 @@ import os
 
 cloud_name: str = os.environ.get("OS_CLOUD", "")  # when set, settings come from clouds.yaml
 auth_url: str = os.environ.get("OS_AUTH_URL", "http://127.0.0.1:8080/auth/v1.0")
-auth_type: str = os.environ.get("OS_AUTH_TYPE", "v1password")  # "password": Keystone v3
+# "3" (Keystone v3) for a .../v3 URL; an openrc file from Horizon sets it, not OS_AUTH_TYPE
+identity_api_version: str = os.environ.get(
+    "OS_IDENTITY_API_VERSION", "3" if auth_url.rstrip("/").endswith("/v3") else "")
+auth_type: str = os.environ.get(  # "password": Keystone v3; "v1password": Swift's own auth
+    "OS_AUTH_TYPE", "password" if identity_api_version.startswith("3") else "v1password")
 username: str = os.environ.get("OS_USERNAME", "tutorial:learner")
 password: str = os.environ.get("OS_PASSWORD", "")
-project_name: str = os.environ.get("OS_PROJECT_NAME", "")  # Keystone v3 only
-user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
+# Keystone v3 only: the project (by ID, or by name in its domain), the user's domain, and
+# which of the catalog's object-store endpoints to use
+project_id: str = os.environ.get("OS_PROJECT_ID", "")
+project_name: str = os.environ.get("OS_PROJECT_NAME", "")
+project_domain_id: str = os.environ.get("OS_PROJECT_DOMAIN_ID", "")
 project_domain_name: str = os.environ.get("OS_PROJECT_DOMAIN_NAME", "Default")
+user_domain_name: str = os.environ.get("OS_USER_DOMAIN_NAME", "Default")
 region_name: str = os.environ.get("OS_REGION_NAME", "")
+interface: str = os.environ.get("OS_INTERFACE", "public")
 fractals_endpoint: str = os.environ.get("FRACTALS_ENDPOINT", "http://127.0.0.1:8081")
 
 # the tutorial's own container: it deletes only what it stored there, never anything else
@@ -31,42 +42,102 @@ large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 102
 segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
+import logging
+
 import shade
-from keystoneauth1.exceptions import ConnectFailure, NotFound, Unauthorized
-from shade.exc import OpenStackCloudURINotFound
+from keystoneauth1.exceptions import ConnectFailure, EndpointNotFound, NotFound, Unauthorized
+from keystoneauth1.identity import Password
+from keystoneauth1.session import Session
+from os_client_config.exceptions import OpenStackConfigException
+from shade.exc import (
+    OpenStackCloudException,
+    OpenStackCloudHTTPError,
+    OpenStackCloudURINotFound,
+)
 
 if not cloud_name and not password:
     raise SystemExit("Neither OS_CLOUD nor OS_PASSWORD is set: export your object store's "
                      'credentials first (for the local cloud: eval "$(firstapp cloud env)")')
+source = f"the clouds.yaml entry {cloud_name!r} (OS_CLOUD)" if cloud_name else "the OS_* variables"
+# keystoneauth's warnings as it retries stay quiet: this step says what failed, in one line
+logging.getLogger("keystoneauth").setLevel(logging.ERROR)
 
 try:
     if cloud_name:
         conn = shade.openstack_cloud(cloud=cloud_name)
-    else:
-        # v1password (Swift's own auth) is a plugin that python-swiftclient installs
-        auth = {"auth_url": auth_url, "username": username, "password": password}
-        if auth_type == "password":
-            auth.update(project_name=project_name, user_domain_name=user_domain_name,
-                        project_domain_name=project_domain_name)
-        conn = shade.openstack_cloud(auth_type=auth_type, auth=auth, region_name=region_name)
-    # one cheap authenticated call, so that a wrong password or a stopped store shows here
-    containers = conn.list_containers()
-except Unauthorized:
-    raise SystemExit(f"The object store refused the login of cloud {cloud_name!r}: check "
-                     "its user name and password in clouds.yaml" if cloud_name else
-                     f"The object store at {auth_url} refused user {username!r}: check "
-                     "OS_USERNAME and OS_PASSWORD") from None
+    elif auth_type == "v1password":  # a plugin that python-swiftclient installs
+        conn = shade.openstack_cloud(auth_type=auth_type, auth={
+            "auth_url": auth_url, "username": username, "password": password})
+    else:  # Keystone v3 (settings left empty are left out)
+        auth = {"auth_url": auth_url, "username": username, "password": password,
+                "user_domain_name": user_domain_name, "project_id": project_id,
+                "project_name": project_name, "project_domain_id": project_domain_id,
+                "project_domain_name": project_domain_name}
+        conn = shade.openstack_cloud(auth_type=auth_type, region_name=region_name,
+                                     interface=interface,
+                                     auth={key: value for key, value in auth.items() if value})
+    # sign in, and find the object store's URL in the catalog (for the region and interface)
+    storage_url = conn.keystone_session.get_endpoint(
+        service_type="object-store", region_name=conn.region_name or None,
+        interface=conn.cloud_config.get_interface("object-store"))
+    if not storage_url:
+        raise EndpointNotFound()
+except EndpointNotFound:  # none in the catalog for that region and interface
+    raise SystemExit(f"The catalog at {conn.auth['auth_url']} has no "
+                     f"{conn.cloud_config.get_interface('object-store')} object store in "
+                     f"region {conn.region_name!r}: check OS_REGION_NAME and OS_INTERFACE "
+                     "(`openstack catalog show object-store` lists them)") from None
+except (OpenStackConfigException, OpenStackCloudException) as error:  # bad settings
+    raise SystemExit(f"OS_CLOUD={cloud_name}: {error} Check OS_CLOUD and "
+                     "OS_CLIENT_CONFIG_FILE, or unset OS_CLOUD to use the OS_* variables"
+                     if cloud_name else f"The settings cannot be used: {error} (check "
+                     "OS_AUTH_TYPE and OS_AUTH_URL)") from None
 except ConnectFailure:
-    raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the object store "
-                     "running? (for the local cloud: firstapp cloud start)") from None
-source = f"the clouds.yaml entry {cloud_name!r} (OS_CLOUD)" if cloud_name else "the OS_* variables"
+    raise SystemExit(f"Nothing answers at {conn.auth['auth_url']}: is the sign-in (Keystone, "
+                     "or the object store itself) running? Check OS_AUTH_URL (for the local "
+                     "cloud: firstapp cloud start)") from None
+except Unauthorized:
+    # Keystone refuses a wrong password and a project the user has no role on alike (401):
+    # a sign-in without a project tells which it is (Swift's own auth has no projects).
+    signed = {key: value for key, value in conn.auth.items() if key in (
+        "auth_url", "username", "password", "user_domain_name", "user_domain_id")}
+    try:
+        project_refused = (conn.cloud_config.config["auth_type"] != "v1password"
+                           and bool(Session(auth=Password(**signed), timeout=30).get_token()))
+    except Unauthorized:
+        project_refused = False
+    if not project_refused:
+        raise SystemExit(f"The object store refused the login of cloud {cloud_name!r}: check "
+                         "its user name and password in clouds.yaml" if cloud_name else
+                         f"The sign-in at {auth_url} refused user {username!r}: check "
+                         "OS_USERNAME and OS_PASSWORD (and OS_USER_DOMAIN_NAME)") from None
+    raise SystemExit(f"Keystone accepted user {signed['username']!r}, but not for project "
+                     f"{conn.auth.get('project_name') or conn.auth.get('project_id')!r}: it "
+                     "does not exist in that domain or the user has no role on it; check "
+                     + ("its project and project domain in clouds.yaml" if cloud_name else
+                        "OS_PROJECT_NAME or OS_PROJECT_ID, and OS_PROJECT_DOMAIN_NAME or "
+                        "OS_PROJECT_DOMAIN_ID") + " (`openstack project list` lists yours)"
+                     ) from None
+try:
+    # one cheap call to the object store itself
+    containers = conn.list_containers()
+except OpenStackCloudHTTPError as error:
+    if error.response is None or error.response.status_code != 403:
+        raise
+    raise SystemExit(f"The object store at {storage_url} refused project "
+                     f"{conn.auth.get('project_name') or conn.auth.get('project_id')!r} (403): "
+                     "your user has no role on it that the store accepts (usually 'member'): "
+                     "ask your cloud's admin for one") from None
+except ConnectFailure:
+    raise SystemExit(f"Nothing answers at {storage_url}, the object store's address in the "
+                     "catalog: is it running? (check OS_REGION_NAME and OS_INTERFACE)"
+                     ) from None
 print(f"Connected to {conn.auth['auth_url']} as {conn.auth['username']}, using {source}")
 if cloud_name and os.environ.get("OS_AUTH_URL", conn.auth["auth_url"]) != conn.auth["auth_url"]:
     print(f"Not to OS_AUTH_URL ({os.environ['OS_AUTH_URL']}): OS_CLOUD wins. To use the OS_* "
           "variables instead: unset OS_CLOUD OS_CLIENT_CONFIG_FILE")
 # Where shade's own calls fail (see the steps), the samples use its authenticated session
 # with the account's storage URL: <storage URL>/<container>/<object>.
-storage_url = conn.get_session_endpoint("object-store")
 
 written = set()  # the objects this run stores: the only ones it will ever delete
 created_container = False  # whether this run created the container (then it deletes it)

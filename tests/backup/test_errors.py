@@ -29,13 +29,16 @@ def command(kind: str, app60, tmp_path) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["backup", "restore"])
 def test_wrong_password(kind, app60, cloud_env, tmp_path):
-    result = run_cli(*command(kind, app60, tmp_path), env={**cloud_env, "OS_PASSWORD": "nope"})
+    # without OS_CLOUD, whose clouds.yaml entry would win over OS_PASSWORD
+    env = {k: v for k, v in cloud_env.items() if k != "OS_CLOUD"} | {"OS_PASSWORD": "nope"}
+    result = run_cli(*command(kind, app60, tmp_path), env=env)
     assert_clear_error(result, "authentication failed (401 Unauthorized)")
 
 
 def test_cloud_not_running(app60, cloud_env, tmp_path):
     url = f"http://127.0.0.1:{free_port()}/auth/v1.0"
-    result = run_cli(*command("backup", app60, tmp_path), env={**cloud_env, "OS_AUTH_URL": url})
+    env = {k: v for k, v in cloud_env.items() if k != "OS_CLOUD"} | {"OS_AUTH_URL": url}
+    result = run_cli(*command("backup", app60, tmp_path), env=env)
     assert_clear_error(result, f"nothing answers at {url}")
 
 

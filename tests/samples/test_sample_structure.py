@@ -14,13 +14,15 @@ from .helpers import SDKS, sample_path
 
 STEP_NAMES = ["1", "1-connect"] + [str(n) for n in range(2, 15)]
 COMMON_SETTINGS = [
-    "auth_url", "auth_type", "username", "password", "project_name", "user_domain_name",
-    "project_domain_name", "region_name", "fractals_endpoint", "container_name", "object_name",
+    "auth_url", "identity_api_version", "auth_type", "username", "password", "project_id",
+    "project_name", "project_domain_id", "project_domain_name", "user_domain_name",
+    "region_name", "interface", "fractals_endpoint", "container_name", "object_name",
     "tutorial_dir", "large_object_size", "segment_size",
 ]
 DEFAULT_CONTAINER = "making-it-durable-tutorial"
 VARIABLES = ("OS_AUTH_URL", "OS_AUTH_TYPE", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME",
              "OS_USER_DOMAIN_NAME", "OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_CLOUD",
+             "OS_IDENTITY_API_VERSION", "OS_PROJECT_ID", "OS_PROJECT_DOMAIN_ID", "OS_INTERFACE",
              "FRACTALS_ENDPOINT", "LARGE_OBJECT_SIZE", "SEGMENT_SIZE", "TUTORIAL_CONTAINER",
              "TUTORIAL_DIR")
 
