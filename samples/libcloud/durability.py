@@ -40,13 +40,10 @@ large_object_size: int = int(os.environ.get("LARGE_OBJECT_SIZE", 64 * 1024 * 102
 segment_size: int = int(os.environ.get("SEGMENT_SIZE", 16 * 1024 * 1024))
 
 # step-1-connect
-from urllib.parse import quote
-
 import requests
 from libcloud.common.exceptions import BaseHTTPError
 from libcloud.common.openstack_identity import OpenStackIdentity_3_0_Connection
 from libcloud.common.types import InvalidCredsError, LibcloudError
-from libcloud.storage.base import Object
 from libcloud.storage.providers import get_driver
 from libcloud.storage.types import (
     ContainerAlreadyExistsError,
@@ -141,28 +138,12 @@ if os.environ.get("OS_CLOUD"):
     print("OS_CLOUD is ignored: libcloud does not read clouds.yaml")
 
 
-def list_objects(container, prefix=""):
-    """The objects in ``container`` whose names start with ``prefix``, page by page. Not
-    swift.list_container_objects: libcloud 3.9 fails with KeyError: 'content_type' on a
-    listed object that has no content type, and Ceph's RADOS Gateway lists none for an
-    object stored without one. The same listing request, reading only the fields it needs."""
-    objects = []
-    while True:
-        reply = swift.connection.request(f"/{quote(container.name)}", params={
-            "prefix": prefix, "marker": objects[-1].name if objects else ""})
-        if reply.status not in (200, 204):
-            raise LibcloudError(f"Listing {container.name!r} failed: HTTP {reply.status}")
-        if not reply.object:  # 204, or an empty page: that was the last one
-            return objects
-        objects += [Object(listed["name"], int(listed["bytes"]), listed["hash"],
-                           {"content_type": listed.get("content_type"),
-                            "last_modified": listed["last_modified"]},
-                           None, container, swift) for listed in reply.object]
-
 written = set()  # the objects this run stores: the only ones it will ever delete
 created_container = False  # whether this run created the container (then it deletes it)
 
 # step-2
+from urllib.parse import quote
+
 # Use the container only if nothing in it is someone else's: the tutorial deletes what it
 # stored, and an existing container may hold data that must stay.
 try:
@@ -170,8 +151,21 @@ try:
     created_container = True
 except ContainerAlreadyExistsError:
     container = swift.get_container(container_name)
-others = [stored.name for stored in list_objects(container)
-          if stored.name not in written]
+# The names, read from the store's listing a page at a time. Not with
+# swift.list_container_objects: libcloud 3.9 fails with KeyError: 'content_type' when an
+# object has none, as Ceph's RADOS Gateway lists an object stored without a content type
+# (someone else's, here: this tutorial's own objects always have one).
+names = []
+while True:
+    reply = swift.connection.request(f"/{quote(container_name)}",
+                                     params={"marker": names[-1] if names else ""})
+    if reply.status not in (200, 204):
+        raise LibcloudError(f"Listing {container_name!r} failed: HTTP {reply.status}")
+    page = [listed["name"] for listed in reply.object or []]  # none: the last page was read
+    if not page:
+        break
+    names += page
+others = [name for name in names if name not in written]
 if others:
     raise SystemExit(f"The container {container_name!r} already holds {len(others)} object(s) "
                      "that this tutorial did not store: choose another container name "
@@ -213,7 +207,7 @@ try:
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
-objects = list_objects(container)
+objects = swift.list_container_objects(container)
 print(objects)
 
 # step-6
@@ -254,7 +248,7 @@ try:
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
-objects = list_objects(container)
+objects = swift.list_container_objects(container)
 print(objects)
 
 # step-10
@@ -324,7 +318,7 @@ try:
 except ContainerDoesNotExistError:
     raise SystemExit(f"There is no container {container_name!r}: run step 2 first, it "
                      "creates the container") from None
-objects = list_objects(container)
+objects = swift.list_container_objects(container)
 for stored in objects:
     if stored.name in written:
         swift.delete_object(stored)
@@ -361,6 +355,7 @@ print(dict(sorted(swift.get_object(container_name, object_name).meta_data.items(
 import hashlib
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from tqdm.auto import tqdm
 
@@ -387,7 +382,7 @@ try:
         # 3.9 otherwise checks each segment against a hash of the used-up stream and fails.
         swift.ex_multipart_upload_object(str(large_path), container, large_name,
                                          chunk_size=segment_size, verify_hash=False)
-        segments = list_objects(container, prefix=f"{large_name}/")
+        segments = swift.list_container_objects(container, prefix=f"{large_name}/")
         print(f"Uploaded {large_object_size} bytes as {len(segments)} segments and a manifest")
 
         # Downloading the manifest returns all segments joined together. Not with
@@ -411,12 +406,12 @@ try:
 finally:
     # Also when the step fails or is interrupted. Deleting a DLO manifest leaves its
     # segments behind: they are ordinary objects, so delete them too, one by one.
-    for stored in list_objects(container, prefix=large_name):
+    for stored in swift.list_container_objects(container, prefix=large_name):
         if stored.name == large_name or stored.name.startswith(f"{large_name}/"):
             swift.delete_object(stored)
 
 # Clean up as step 12 does: what this run stored, and the container if this run created it.
-objects = list_objects(container)
+objects = swift.list_container_objects(container)
 print("Left in the container:", [stored.name for stored in objects])
 for stored in objects:
     if stored.name in written:
