@@ -98,6 +98,12 @@ class CephCloud:
     def password(self) -> str:
         return self.credentials.password
 
+    def connection(self):
+        """A python-swiftclient Connection to this cloud, signed in (as CloudInfo's)."""
+        from firstapp.cloud.client import connection
+
+        return connection(self.auth_url, self.username, self.password)
+
     def env(self) -> dict[str, str]:
         """OS_* variables (and the swift CLI's ST_*), and FIRSTAPP_CLOUD_DIR."""
         return {
@@ -628,6 +634,7 @@ def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
         "backend": BACKEND,
         "running": cloud.running,
         "data_dir": str(cloud.layout.root),
+        "auth": "Swift v1 (the gateway's own)",
         "auth_url": cloud.auth_url,
         "storage_url": cloud.storage_url,
         "devices": [f"{name} ({'up' if up else 'down'})" for name, up in
