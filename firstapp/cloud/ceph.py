@@ -125,7 +125,7 @@ RGW = "rgw"
 
 
 def auth_url(port: int) -> str:
-    return f"http://{LOOPBACK}:{port}/auth/1.0"
+    return f"http://{LOOPBACK}:{port}/auth/v1.0"  # as Swift's; RGW answers both
 
 
 def is_ceph(layout: Layout) -> bool:

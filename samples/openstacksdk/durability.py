@@ -327,7 +327,8 @@ conn.object_store.set_object_metadata(
     object_name, container=container_name,
     description="a goat, uploaded from a stream",
     created=datetime.now().astimezone().isoformat(timespec="seconds"))
-print(conn.object_store.get_object_metadata(object_name, container=container_name).metadata)
+stored = conn.object_store.get_object_metadata(object_name, container=container_name)
+print(dict(sorted(stored.metadata.items())))
 
 # step-14
 import hashlib

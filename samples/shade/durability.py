@@ -336,7 +336,7 @@ with open(goat_path, "rb") as stream:
                               data=stream, headers={f"X-Object-Meta-{key}": value
                                                     for key, value in metadata.items()})
 headers = conn.get_object_metadata(container_name, object_name)
-print({key: value for key, value in headers.items() if key.startswith("X-Object-Meta-")})
+print({key: value for key, value in sorted(headers.items()) if key.startswith("X-Object-Meta-")})
 
 # step-14
 import hashlib

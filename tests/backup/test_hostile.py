@@ -212,7 +212,7 @@ def test_a_full_local_cloud_stops_the_backup_and_loses_nothing(cloud_factory,
     from firstapp.cloud import faults
     from firstapp.fractals import client
 
-    cloud = cloud_factory()
+    cloud = cloud_factory(backend="swift")  # the full-disk fault is Swift's (fallocate_reserve)
     app = fractals_app_factory(4, seed=3, width=24, height=24)
     first = run_cli("backup", "--container", "full", "--endpoint", app.endpoint,
                     env=cloud.env())

@@ -49,7 +49,7 @@ def test_start_status_env_stop(cloud_dir):
     started = firstapp("cloud", "start", "--backend", "ceph", "--data-dir", str(cloud_dir),
                        "--port", str(port))
     assert started.returncode == 0, started.stderr
-    assert f"local cloud started: http://127.0.0.1:{port}/auth/1.0" in started.stdout
+    assert f"local cloud started: http://127.0.0.1:{port}/auth/v1.0" in started.stdout
     assert len(ceph_processes(cloud_dir)) == 5  # monitor, three OSDs, gateway
 
     again = firstapp("cloud", "start", "--data-dir", str(cloud_dir))
@@ -65,7 +65,7 @@ def test_start_status_env_stop(cloud_dir):
 
     env = firstapp("cloud", "env", "--data-dir", str(cloud_dir))
     exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
-    assert exports["OS_AUTH_URL"] == f"http://127.0.0.1:{port}/auth/1.0"
+    assert exports["OS_AUTH_URL"] == f"http://127.0.0.1:{port}/auth/v1.0"
     assert exports["OS_AUTH_TYPE"] == "v1password"
     assert exports["OS_STORAGE_URL"] == f"http://127.0.0.1:{port}/v1/AUTH_tutorial"
     assert exports["OS_CLOUD"] == "local"

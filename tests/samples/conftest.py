@@ -29,3 +29,12 @@ def stopped_cloud(cloud_factory):
     cloud = cloud_factory()
     backends.stop(cloud.layout.root)
     return cloud
+
+
+@pytest.fixture(scope="session")
+def ceph_cloud(local_cloud, cloud_factory):
+    """A running Ceph cloud, whatever FIRSTAPP_BACKEND says: the session's own cloud when it
+    is one, else one started for the session (for canaries of Ceph's differences)."""
+    if backends.of(local_cloud.layout.root) == "ceph":
+        return local_cloud
+    return cloud_factory(backend="ceph")

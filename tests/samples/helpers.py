@@ -4,7 +4,6 @@ and how to look at the store with python-swiftclient (the independent checker)."
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -106,9 +105,11 @@ def md5_of_file(path: Path) -> str:
 def large_object_facts(conn: swift.Connection, container: str, name: str) -> dict[str, Any]:
     """What the store holds for a large object: kind, manifest headers, segments, content md5.
 
-    Segments are found the way Swift itself finds them: for a DLO every object under the
-    ``X-Object-Manifest`` prefix, for an SLO the entries of the manifest
-    (``?multipart-manifest=get``). Each segment is ``(container, object, bytes)``.
+    Segments: for a DLO every object under the ``X-Object-Manifest`` prefix (as the store
+    finds them); for an SLO every object under ``<name>/`` in the same container, where
+    shade and openstacksdk upload them (the manifest itself is no help on both stores:
+    Ceph RGW answers ``?multipart-manifest=get`` with an empty body). Each segment is
+    ``(container, object, bytes)``.
     """
     headers = conn.head_object(container, name)
     if "x-object-manifest" in headers:
@@ -118,11 +119,8 @@ def large_object_facts(conn: swift.Connection, container: str, name: str) -> dic
         segments = [(segment_container, entry["name"], entry["bytes"]) for entry in listing]
     elif headers.get("x-static-large-object", "").lower() == "true":
         kind = "SLO"
-        _, body = conn.get_object(container, name, query_string="multipart-manifest=get")
-        segments = []
-        for entry in json.loads(body):
-            segment_container, segment = entry["name"].lstrip("/").split("/", 1)
-            segments.append((segment_container, segment, entry["bytes"]))
+        _, listing = conn.get_container(container, prefix=f"{name}/", full_listing=True)
+        segments = [(container, entry["name"], entry["bytes"]) for entry in listing]
     else:
         kind = "plain"
         segments = []
