@@ -21,7 +21,7 @@ from pathlib import Path
 
 from firstapp.cloud import config
 from firstapp.cloud.client import START_HINT
-from firstapp.cloud.control import _check_data_dir, _locked
+from firstapp.cloud.control import _check_data_dir, _locked, v1_env
 from firstapp.cloud.layout import Layout, write_private
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, free_port, port_in_use, wait_until
@@ -106,19 +106,7 @@ class CephCloud:
 
     def env(self) -> dict[str, str]:
         """OS_* variables (and the swift CLI's ST_*), and FIRSTAPP_CLOUD_DIR."""
-        return {
-            "OS_AUTH_TYPE": "v1password",
-            "OS_AUTH_URL": self.auth_url,
-            "OS_USERNAME": self.username,
-            "OS_PASSWORD": self.password,
-            "OS_STORAGE_URL": self.storage_url,
-            "OS_CLOUD": "local",
-            "OS_CLIENT_CONFIG_FILE": str(self.layout.clouds_yaml),
-            "ST_AUTH": self.auth_url,
-            "ST_USER": self.username,
-            "ST_KEY": self.password,
-            "FIRSTAPP_CLOUD_DIR": str(self.layout.root),
-        }
+        return v1_env(self)
 
 
 RGW = "rgw"

@@ -77,19 +77,7 @@ class CloudInfo:
             return {**self.identity.env(), "OS_CLOUD": "local",
                     "OS_CLIENT_CONFIG_FILE": str(self.layout.clouds_yaml),
                     "FIRSTAPP_CLOUD_DIR": str(self.layout.root)}
-        return {
-            "OS_AUTH_TYPE": "v1password",
-            "OS_AUTH_URL": self.auth_url,
-            "OS_USERNAME": self.username,
-            "OS_PASSWORD": self.password,
-            "OS_STORAGE_URL": self.storage_url,
-            "OS_CLOUD": "local",
-            "OS_CLIENT_CONFIG_FILE": str(self.layout.clouds_yaml),
-            "ST_AUTH": self.auth_url,
-            "ST_USER": self.username,
-            "ST_KEY": self.password,
-            "FIRSTAPP_CLOUD_DIR": str(self.layout.root),
-        }
+        return v1_env(self)
 
     def sign_in(self) -> tuple[str, str]:
         """``(storage_url, token)``: through Keystone, or Swift's v1 auth."""
@@ -104,6 +92,24 @@ class CloudInfo:
         from firstapp.cloud.client import connection
 
         return connection(self.auth_url, self.username, self.password)
+
+
+def v1_env(cloud) -> dict[str, str]:
+    """The OS_* (and ST_*) variables of a cloud with Swift v1 sign-in, whatever its backend,
+    plus FIRSTAPP_CLOUD_DIR."""
+    return {
+        "OS_AUTH_TYPE": "v1password",
+        "OS_AUTH_URL": cloud.auth_url,
+        "OS_USERNAME": cloud.username,
+        "OS_PASSWORD": cloud.password,
+        "OS_STORAGE_URL": cloud.storage_url,
+        "OS_CLOUD": "local",
+        "OS_CLIENT_CONFIG_FILE": str(cloud.layout.clouds_yaml),
+        "ST_AUTH": cloud.auth_url,
+        "ST_USER": cloud.username,
+        "ST_KEY": cloud.password,
+        "FIRSTAPP_CLOUD_DIR": str(cloud.layout.root),
+    }
 
 
 def info(data_dir: str | os.PathLike[str] | None = None) -> CloudInfo:
