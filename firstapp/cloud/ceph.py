@@ -23,6 +23,7 @@ from firstapp.cloud import config
 from firstapp.cloud.client import START_HINT
 from firstapp.cloud.control import _check_data_dir, _locked, v1_env
 from firstapp.cloud.layout import Layout, write_private
+from firstapp.cloud.processes import alive
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, free_port, port_in_use, wait_until
 
@@ -347,21 +348,6 @@ def _pid_file(layout: Layout, name: str) -> Path:
     return layout.root / "run" / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie is not running
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
-    except OSError:
-        return True
-
-
 def _is_ours(pid: int, layout: Layout, name: str) -> bool:
     try:
         args = [a.decode(errors="replace") for a in
@@ -385,10 +371,10 @@ def _running(layout: Layout, settings: CephSettings) -> dict[str, int]:
             pid = int(_pid_file(layout, name).read_text())
         except (OSError, ValueError):
             pid = None
-        if pid is None or not (_alive(pid) and _is_ours(pid, layout, name)):
+        if pid is None or not (alive(pid) and _is_ours(pid, layout, name)):
             if procs is None:
                 procs = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-            pid = next((p for p in procs if _is_ours(p, layout, name) and _alive(p)), None)
+            pid = next((p for p in procs if _is_ours(p, layout, name) and alive(p)), None)
         if pid is not None:
             found[name] = pid
     return found
@@ -552,11 +538,11 @@ def _stop_all(layout: Layout, settings: CephSettings | None, timeout: float = 20
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        if not wait_until(lambda pids=pids: not any(_alive(p) for p in pids), timeout):
+        if not wait_until(lambda pids=pids: not any(alive(p) for p in pids), timeout):
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            wait_until(lambda pids=pids: not any(_alive(p) for p in pids), 5.0)
+            wait_until(lambda pids=pids: not any(alive(p) for p in pids), 5.0)
     for name in daemons(settings):
         _pid_file(layout, name).unlink(missing_ok=True)
     return bool(running)

@@ -18,6 +18,7 @@ from pathlib import Path
 from firstapp.cloud import config, keystone
 from firstapp.cloud.client import START_HINT, authenticate
 from firstapp.cloud.layout import Layout
+from firstapp.cloud.processes import alive
 from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports at top
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, port_in_use, wait_until
@@ -285,9 +286,9 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
             return keystone.stop(layout)
         with contextlib.suppress(ProcessLookupError):  # it may exit by itself meanwhile
             os.kill(pid, signal.SIGTERM)
-            if not wait_until(lambda: not _alive(pid), timeout):
+            if not wait_until(lambda: not alive(pid), timeout):
                 os.kill(pid, signal.SIGKILL)
-                wait_until(lambda: not _alive(pid), 5.0)
+                wait_until(lambda: not alive(pid), 5.0)
         layout.pid_file.unlink(missing_ok=True)
         layout.ports_file.unlink(missing_ok=True)
         keystone.stop(layout)
@@ -386,7 +387,7 @@ def _running_pid(layout: Layout) -> int | None:
     """
     recorded = _read_pid(layout.pid_file)
     for pid in (recorded, _read_pid(layout.ports_file)):
-        if pid is not None and _alive(pid) and _is_our_server(pid, layout):
+        if pid is not None and alive(pid) and _is_our_server(pid, layout):
             break
     else:
         pid = _find_server(layout)
@@ -406,18 +407,6 @@ def _read_pid(path: Path) -> int | None:
     except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
     return pid if isinstance(pid, int) and pid > 0 else None
-
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)  # reap it if it is our own exited child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _is_server_command(args: list[str], layout: Layout) -> bool:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firstapp.cloud.layout import Layout, write_private
+from firstapp.cloud.processes import alive
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, port_in_use, wait_until
 
@@ -291,19 +292,9 @@ def _gone(pid: int) -> bool:
         return (stat.rsplit(")", 1)[1].split()[0] == "Z"
                 and len(os.listdir(f"/proc/{pid}/task")) <= 1)
     except FileNotFoundError:
-        return Path("/proc/self/stat").exists() or not _signalable(pid)
+        return Path("/proc/self/stat").exists() or not alive(pid)
     except (OSError, IndexError):
-        return not _signalable(pid)
-
-
-def _signalable(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return not alive(pid)
 
 
 def start(layout: Layout, port: int, swift_port: int, username: str, password: str,

@@ -7,7 +7,7 @@ import os
 import signal
 import uuid
 
-from firstapp.cloud import ceph
+from firstapp.cloud import ceph, processes
 from firstapp.cloud.client import connection
 from firstapp.cloud.fixtures import delete_container
 from firstapp.net import wait_until
@@ -62,7 +62,7 @@ def test_one_osd_down_reads_and_writes_go_on_and_repair_says_so(ceph_cloud):
     pid = ceph.info(layout.root).pids["osd.2"]
     os.kill(pid, signal.SIGTERM)
     try:
-        assert wait_until(lambda: not ceph._alive(pid), 30)
+        assert wait_until(lambda: not processes.alive(pid), 30)
         assert wait_until(lambda: "osd.2 (down)" in ceph.status(layout.root)["devices"], 60)
         assert conn.get_object(name, "before")[1] == data
         assert conn.put_object(name, "during", b"x" * 1000)
