@@ -21,7 +21,7 @@ from pathlib import Path
 
 from firstapp.cloud import config
 from firstapp.cloud.client import START_HINT
-from firstapp.cloud.control import _check_data_dir, _locked, v1_env
+from firstapp.cloud.control import check_data_dir, locked, v1_env
 from firstapp.cloud.layout import Layout, write_private
 from firstapp.cloud.processes import alive
 from firstapp.errors import FirstappError
@@ -388,7 +388,7 @@ def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = Non
     """Start the Ceph cloud (creating it on first use); return it and whether it started now."""
     check_installed()
     layout = Layout.at(data_dir)
-    _check_data_dir(layout)
+    check_data_dir(layout)
     if layout.root.is_dir() and not exists(layout):
         if config.exists(layout):
             raise FirstappError(f"{layout.root} holds a Swift cloud: use `--backend swift`, "
@@ -398,7 +398,7 @@ def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = Non
         if foreign:
             raise FirstappError(f"{layout.root} holds other files ({', '.join(foreign[:3])}) "
                                 "and no local cloud: give --data-dir a new or empty directory")
-    with _locked(layout):
+    with locked(layout):
         return _start(layout, port, timeout)
 
 
@@ -517,7 +517,7 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 20.0) 
     layout = Layout.at(data_dir)
     if not is_ceph(layout):
         return False
-    with _locked(layout):
+    with locked(layout):
         try:
             settings = load_settings(layout)
         except FirstappError:  # damaged settings: the daemons are found by their ceph.conf

@@ -148,13 +148,13 @@ def start(
     layout = Layout.at(data_dir)
     config.check(port, devices, replicas)
     config.check(keystone_port, None, None)
-    _check_data_dir(layout)
+    check_data_dir(layout)
     _refuse_foreign_directory(layout)
-    with _locked(layout):
+    with locked(layout):
         return _start(layout, port, devices, replicas, timeout, auth, keystone_port)
 
 
-def _check_data_dir(layout: Layout) -> None:
+def check_data_dir(layout: Layout) -> None:
     """A data directory must be a directory, or creatable as one."""
     root = layout.root
     try:
@@ -186,7 +186,7 @@ def _refuse_foreign_directory(layout: Layout) -> None:
 
 
 @contextlib.contextmanager
-def _locked(layout: Layout) -> Iterator[None]:
+def locked(layout: Layout) -> Iterator[None]:
     """Hold the data directory's lock: one start or stop at a time per cloud."""
     try:
         fresh = not layout.root.exists()
@@ -280,7 +280,7 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
     layout = Layout.at(data_dir)
     if not config.exists(layout):  # the server starts only once the cloud is complete
         return False
-    with _locked(layout):
+    with locked(layout):
         pid = _running_pid(layout)
         if pid is None:
             return keystone.stop(layout)
