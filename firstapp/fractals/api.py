@@ -16,6 +16,15 @@ from werkzeug.exceptions import HTTPException
 
 from firstapp.errors import FirstappError
 from firstapp.fractals.db import check_db_url, make_engine, make_sessionmaker, shown_url
+from firstapp.fractals.imagestore import (
+    DATABASE,
+    DEFAULT_STORE_TIMEOUT,
+    DatabaseImages,
+    ImageMissing,
+    ImageStore,
+    ImageStoreDown,
+    open_image_store,
+)
 from firstapp.fractals.models import FAILED, PENDING, RECORD_FIELDS, Fractal
 from firstapp.fractals.params import FIELDS, InvalidParameter, validate
 from firstapp.fractals.worker import RenderPool, params_of
@@ -49,10 +58,16 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     pool: RenderPool
+    store: ImageStore
 
 
-def create_app(db_url: str, *, workers: int = 2) -> Flask:
-    """The Flask app on the database at ``db_url`` with ``workers`` render threads.
+def create_app(db_url: str, *, workers: int = 2, image_store: str = DATABASE,
+               store_timeout: float = DEFAULT_STORE_TIMEOUT,
+               conn_factory: Any = None) -> Flask:
+    """The Flask app on the database at ``db_url`` with ``workers`` render threads, keeping
+    its images in ``image_store`` (``db``, or ``swift://CONTAINER`` signed in from the OS_*
+    settings, or through ``conn_factory`` when given; each call to it bounded by
+    ``store_timeout`` seconds).
 
     Fractals left pending by an earlier run are queued again. Call
     :func:`close_app` when done with it.
@@ -62,7 +77,13 @@ def create_app(db_url: str, *, workers: int = 2) -> Flask:
     app.json.sort_keys = False
     engine = open_database(db_url)
     sessions = make_sessionmaker(engine)
-    state = AppState(engine, sessions, RenderPool(sessions, workers))
+    try:
+        store = open_image_store(image_store, sessions, timeout=store_timeout,
+                                 conn_factory=conn_factory)
+    except BaseException:
+        engine.dispose()
+        raise
+    state = AppState(engine, sessions, RenderPool(sessions, workers, store), store)
     app.extensions["fractals"] = state
     app.register_blueprint(bp)
     state.pool.resume()
@@ -106,6 +127,7 @@ def close_app(app: Flask) -> None:
     """Stop the render threads and close the database connections."""
     state: AppState = app.extensions["fractals"]
     state.pool.shutdown()
+    state.store.close()
     state.engine.dispose()
 
 
@@ -257,25 +279,60 @@ def delete_fractal(uuid: str):
         result = session.execute(delete(Fractal).where(Fractal.uuid == _checked_uuid(uuid)))
         if result.rowcount == 0:
             raise ApiError(404, f"no fractal with uuid {uuid}")
+    _state().pool.forget(uuid.lower())
     return Response(status=204)
 
 
 @bp.get("/fractal/<uuid>")
 def get_image(uuid: str):
-    with _state().sessions() as session:
+    state = _state()
+    with state.sessions() as session:
         row = session.execute(
-            select(Fractal.status, Fractal.checksum, Fractal.image)
+            select(Fractal.status, Fractal.checksum, Fractal.size,
+                   Fractal.image.is_not(None).label("in_database"))
             .where(Fractal.uuid == _checked_uuid(uuid))
         ).one_or_none()
     if row is None:
         raise ApiError(404, f"no fractal with uuid {uuid}")
-    if row.status == PENDING or row.image is None:
+    if row.status == PENDING or row.checksum is None:
         raise ApiError(409, f"fractal {uuid} is not rendered yet; try again shortly")
     if row.status == FAILED:
         raise ApiError(409, f"rendering fractal {uuid} failed; see the server log")
-    response = Response(row.image, mimetype="image/png")
-    response.set_etag(row.checksum)
-    return response.make_conditional(request)
+    if request.if_none_match.contains_weak(row.checksum):  # the client has it: no store call
+        response = Response(status=304)
+        response.set_etag(row.checksum)
+        return response
+    return _image_response(uuid.lower(), row.checksum, row.in_database)
+
+
+# [start serve-image]
+def _image_response(uuid: str, checksum: str, in_database: bool) -> Response:
+    """The image streamed from where it is, with its SHA-256 as the ETag. Images not yet
+    moved out of the database (``move-images``) are served from it."""
+    state = _state()
+    store = state.store if not in_database else DatabaseImages(state.sessions)
+    try:
+        image = store.open(uuid, checksum)
+    except ImageStoreDown as exc:
+        response = jsonify({"message": f"the image store {store.spec} is not available: "
+                            f"{exc}; try again later"})
+        response.status_code = 503
+        response.headers["Retry-After"] = "10"
+        return response
+    except ImageMissing as exc:
+        raise ApiError(502, str(exc)) from None
+    response = Response(image.chunks, mimetype="image/png", direct_passthrough=True)
+    response.call_on_close(image.close)
+    response.content_length = image.size
+    response.set_etag(checksum)
+    return response
+# [end serve-image]
+
+
+@bp.get("/v1/image-store")
+def image_store():
+    """Where the app keeps its images (an addition to faafo's API, for backups)."""
+    return jsonify(_state().store.describe())
 
 
 @bp.get("/")

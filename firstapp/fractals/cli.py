@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -12,6 +13,7 @@ from firstapp.fractals.defaults import (
     DEFAULT_ENDPOINT,
     DEFAULT_PORT,
     DEFAULT_WORKERS,
+    IMAGE_STORE_ENV,
     default_db_path,
 )
 from firstapp.net import LOOPBACK, port_number
@@ -29,17 +31,25 @@ def _db_url(args: argparse.Namespace, *, allow_memory: bool = True) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     from firstapp.fractals.db import shown_url
+    from firstapp.fractals.imagestore import DATABASE, parse_image_store
     from firstapp.fractals.process import start_background
     from firstapp.fractals.server import serve_forever
+    from firstapp.fractals.transfer import check_timeout
 
     db_url = _db_url(args)
+    parse_image_store(args.image_store)
+    check_timeout(args.image_store_timeout)
     if args.background:
-        info = start_background(db_url, args.host, args.port, args.workers)
+        info = start_background(db_url, args.host, args.port, args.workers,
+                                image_store=args.image_store,
+                                store_timeout=args.image_store_timeout)
+        where = "" if args.image_store == DATABASE else f", images in {args.image_store}"
         print(f"Fractals app running at {info['endpoint']} (pid {info['pid']}, "
-              f"database {shown_url(db_url)}, log {info['log']})")
+              f"database {shown_url(db_url)}{where}, log {info['log']})")
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    serve_forever(db_url, args.host, args.port, args.workers)
+    serve_forever(db_url, args.host, args.port, args.workers, image_store=args.image_store,
+                  store_timeout=args.image_store_timeout)
     return 0
 
 
@@ -147,6 +157,19 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_image_store(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--image-store", default=os.environ.get(IMAGE_STORE_ENV) or "db",
+        metavar="db|swift://CONTAINER",
+        help="where the images are kept: the database, or a container of the object store "
+        "OS_CLOUD or the OS_* variables name, created if missing "
+        f"(default: ${IMAGE_STORE_ENV}, else db)")
+    parser.add_argument(
+        "--image-store-timeout", type=float, default=10.0, metavar="SECONDS",
+        help="longest wait for any answer from the image store; a request for an image "
+        "then answers 503 (default: 10)")
+
+
 def _add_transfer(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=8,
                         help="concurrent transfers, one connection each (default: 8)")
@@ -173,6 +196,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                        f"(default: {DEFAULT_WORKERS})")
     serve.add_argument("--background", action="store_true",
                        help="run as a background process; return once it answers")
+    _add_image_store(serve)
     serve.set_defaults(func=_serve)
 
     stop = sub.add_parser("stop", help="stop the server started with serve --background")

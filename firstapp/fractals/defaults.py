@@ -25,3 +25,5 @@ def default_db_path() -> Path:
 def default_db() -> str | Path:
     """The database when ``--db`` is not given: ``$FRACTALS_DB``, else :func:`default_db_path`."""
     return os.environ.get(DB_ENV) or default_db_path()
+#: The environment variable that gives ``--image-store`` when it is not given.
+IMAGE_STORE_ENV = "FRACTALS_IMAGE_STORE"

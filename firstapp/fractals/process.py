@@ -121,7 +121,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
+def start_background(db_url: str, host: str, port: int, workers: int, *,
+                     image_store: str = "db", store_timeout: float = 10.0) -> dict:
     """Start the server as a detached process; return once it answers requests.
 
     Checks the database first (a FirstappError says what is wrong with it), writes the pid
@@ -129,8 +130,11 @@ def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
     URL from its environment, so no password shows in its command line.
     """
     from firstapp.fractals.api import open_database
+    from firstapp.fractals.imagestore import DATABASE, open_image_store
 
     open_database(db_url).dispose()
+    if image_store != DATABASE:  # sign in and find the container here, to say what is wrong
+        open_image_store(image_store, None, timeout=store_timeout).close()
     pidfile = PidFile.for_db(db_url)
     info = pidfile.read()
     if info and _alive(info["pid"]):
@@ -142,7 +146,8 @@ def start_background(db_url: str, host: str, port: int, workers: int) -> dict:
     check_port_free(host, port)
     endpoint = endpoint_url(host, port)
     command = [sys.executable, "-m", "firstapp", "fractals", "serve", "--host", host,
-               "--port", str(port), "--workers", str(workers)]
+               "--port", str(port), "--workers", str(workers), "--image-store", image_store,
+               "--image-store-timeout", repr(store_timeout)]
     try:
         pidfile.path.parent.mkdir(parents=True, exist_ok=True)
         with open(pidfile.log_path, "ab", opener=_private) as log:

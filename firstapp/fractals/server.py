@@ -21,6 +21,7 @@ from waitress import create_server, wasyncore
 from firstapp.fractals.api import MAX_REQUEST_BODY, close_app, create_app
 from firstapp.fractals.db import shown_url
 from firstapp.fractals.defaults import DEFAULT_WORKERS
+from firstapp.fractals.imagestore import DATABASE, DEFAULT_STORE_TIMEOUT
 from firstapp.fractals.process import check_port_free, endpoint_url
 from firstapp.net import LOOPBACK
 
@@ -84,10 +85,13 @@ class ThreadedServer:
     """The app served by waitress in a background thread of this process."""
 
     def __init__(self, db_url: str, host: str = LOOPBACK, port: int = 0,
-                 workers: int = DEFAULT_WORKERS) -> None:
+                 workers: int = DEFAULT_WORKERS, *, image_store: str = DATABASE,
+                 store_timeout: float = DEFAULT_STORE_TIMEOUT,
+                 conn_factory: Any = None) -> None:
         if port:
             check_port_free(host, port)
-        self.app = create_app(db_url, workers=workers)
+        self.app = create_app(db_url, workers=workers, image_store=image_store,
+                              store_timeout=store_timeout, conn_factory=conn_factory)
         self._server = create_server(self.app, host=host, port=port, **server_options())
         self.endpoint = endpoint_url(host, self._server.effective_port)
         self._thread = threading.Thread(target=self._server.run, name="fractals-http",
@@ -103,15 +107,19 @@ class ThreadedServer:
         close_app(self.app)
 
 
-def serve_forever(db_url: str, host: str, port: int, workers: int) -> None:
+def serve_forever(db_url: str, host: str, port: int, workers: int, *,
+                  image_store: str = DATABASE,
+                  store_timeout: float = DEFAULT_STORE_TIMEOUT) -> None:
     """Serve in the foreground until interrupted or sent SIGTERM."""
     check_port_free(host, port)
-    app = create_app(db_url, workers=workers)
+    app = create_app(db_url, workers=workers, image_store=image_store,
+                     store_timeout=store_timeout)
     raise_open_files_limit()
     options = server_options()
     server = create_server(app, host=host, port=port, **options)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"Fractals app: {endpoint_url(host, port)} (database {shown_url(db_url)}, "
+    where = "" if image_store == DATABASE else f", images in {image_store}"
+    print(f"Fractals app: {endpoint_url(host, port)} (database {shown_url(db_url)}{where}, "
           f"{workers} render worker{'s' if workers != 1 else ''}, at most "
           f"{options['connection_limit']} connections)", flush=True)
     try:
