@@ -147,6 +147,7 @@ class RenderPool:
             log.exception("rendering fractal %s failed", uuid)
             self._store_record(uuid, revision, {"status": FAILED})
             return
+        # [start render-and-store]
         with self._lock(uuid):  # one image of this uuid at a time goes to the store
             with self._sessions() as session:
                 current = session.get(Fractal, uuid)
@@ -161,6 +162,7 @@ class RenderPool:
                 self._retry_later(uuid)
                 return
             stored = self._store_record(uuid, revision, columns)
+        # [end render-and-store]
         self._done(uuid)
         if not stored:
             with self._sessions() as session:
