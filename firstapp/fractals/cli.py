@@ -142,6 +142,15 @@ def _restore(args: argparse.Namespace) -> int:
     return _finish(report)
 
 
+def _move_images(args: argparse.Namespace) -> int:
+    from firstapp.fractals.move import move_images
+
+    db_url = _db_url(args, allow_memory=False)
+    report = move_images(db_url, args.to, source=args.source, workers=args.workers,
+                         timeout=args.timeout, progress=True)
+    return _finish(report)
+
+
 def _add_endpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint", default=None, metavar="URL",
@@ -249,4 +258,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          help="how long to read the container listing again until it shows "
                          "every object the backup's manifest names (default: 10)")
     restore.set_defaults(func=_restore)
+
+    move = sub.add_parser(
+        "move-images", help="move a database's images into a Swift container, or back",
+        description="Move every rendered image of an app database into a Swift container "
+        "(--to swift://CONTAINER), or from one back into the database (--to db --from "
+        "swift://CONTAINER). Each image is read back and checked against its SHA-256 before "
+        "its old copy is freed; an interrupted run can be run again. Then serve the app with "
+        "--image-store set to where the images are. Needs the OS_* variables: "
+        'eval "$(firstapp cloud env)".',
+    )
+    move.add_argument("--to", required=True, metavar="swift://CONTAINER|db",
+                      help="where the images go")
+    move.add_argument("--from", dest="source", default=None, metavar="swift://CONTAINER",
+                      help="with --to db: the container the images are in")
+    _add_db(move)
+    _add_transfer(move)
+    move.set_defaults(func=_move_images)
 

@@ -58,9 +58,9 @@ class StoredImage:
     close: Callable[[], None]
 
 
-def parse_image_store(spec: str) -> tuple[str, str | None]:
-    """``("db", None)`` or ``("swift", CONTAINER)`` for ``--image-store``; a FirstappError
-    saying what is accepted otherwise."""
+def parse_image_store(spec: str, option: str = "--image-store") -> tuple[str, str | None]:
+    """``("db", None)`` or ``("swift", CONTAINER)`` for ``--image-store`` (or another
+    ``option``); a FirstappError saying what is accepted otherwise."""
     if spec in (DATABASE, "database"):
         return DATABASE, None
     if spec.startswith(SWIFT_SCHEME):
@@ -68,9 +68,9 @@ def parse_image_store(spec: str) -> tuple[str, str | None]:
         try:
             transfer.check_container_name(container)
         except FirstappError as exc:
-            raise FirstappError(f"--image-store {spec}: {exc}") from None
+            raise FirstappError(f"{option} {spec}: {exc}") from None
         return "swift", container
-    raise FirstappError(f"--image-store {spec!r}: use db (the app's database, the default) "
+    raise FirstappError(f"{option} {spec!r}: use db (the app's database, the default) "
                         "or swift://CONTAINER (a container of the object store that "
                         "OS_CLOUD or the OS_* variables name)")
 

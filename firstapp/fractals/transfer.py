@@ -60,6 +60,8 @@ class Status(StrEnum):
 
     UPLOADED = "uploaded"
     RESTORED = "restored"
+    MOVED = "moved"
+    COPIED = "copied"
     SKIPPED = "skipped"
     PENDING = "pending"
     CONFLICT = "conflict"
