@@ -19,6 +19,11 @@ How the copy stays trustworthy:
   current image: proven by the container listing plus the manifest (the ETag equals the
   manifest's MD5, and the manifest's SHA-256 is the app's checksum), or else by reading
   the image from the app and hashing it. Anything else is uploaded again.
+- An app that keeps its images in a container of the same account
+  (``GET /v1/image-store``) is backed up server-side: Swift copies each object
+  (``COPY``), and no image byte passes through this client. The source object's checksum
+  metadata must be the app's checksum; its ETag (the MD5 Swift checked when the app
+  stored it) must then be the copy's.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from swiftclient import client as swift
 
 from firstapp.errors import FirstappError
 from firstapp.fractals import client
+from firstapp.fractals.imagestore import CHECKSUM_HEADER
 from firstapp.fractals.models import READY
 from firstapp.fractals.transfer import (
     DEFAULT_TIMEOUT,
@@ -54,8 +60,8 @@ from firstapp.fractals.transfer import (
     check_timeout,
     check_workers,
     describe,
-    list_objects,
     manifest_bytes,
+    prepare_container,
     read_manifest,
     run_pool,
     store_call,
@@ -63,6 +69,8 @@ from firstapp.fractals.transfer import (
 )
 
 META_PREFIX = "X-Object-Meta-"
+#: Where the app's image store keeps each image's SHA-256 (lower case, as read back).
+IMAGE_CHECKSUM = CHECKSUM_HEADER.lower()
 #: Printable ASCII that passes through HTTP headers unchanged; everything else in a text
 #: value (spaces, "%", non-ASCII) is percent-encoded, which swiftclient decodes on reading.
 META_SAFE = "!#$&'()*+,-./:;<=>?@[]^_`{|}~"
@@ -221,6 +229,61 @@ def check_stored(conn: swift.Connection, container: str, uuid: str, entry: Entry
 # --- every fractal ----------------------------------------------------------------------
 
 
+# [start copy-server-side]
+def copy_fractal(conn: swift.Connection, source: str, container: str,
+                 record: Mapping[str, Any], *, listed: Listed | None = None,
+                 known: Entry | None = None) -> Outcome:
+    """Back up one fractal whose image is object ``uuid`` of the app's container
+    ``source`` in the same account: a server-side COPY, checked by ETag."""
+    uuid, checksum, size = record["uuid"], record["checksum"], record["size"]
+    try:
+        if (listed is not None and known is not None and listed.hash == known.md5
+                and listed.bytes == known.size == size and known.sha256 == checksum):
+            return Outcome(Result(uuid, Status.SKIPPED), known)
+        headers = store_call(conn, f"reading fractal {uuid} in {source!r}",
+                             conn.head_object, source, uuid)
+        md5 = headers.get("etag", "").strip('"')
+        if (headers.get(IMAGE_CHECKSUM) != checksum
+                or headers.get("content-length") != str(size)):
+            return Outcome(Result(uuid, Status.FAILED, message=(
+                f"the app's container {source!r} holds {headers.get('content-length')} bytes "
+                f"with checksum {headers.get(IMAGE_CHECKSUM)} for it, not the record's "
+                f"{size} bytes with {checksum}; not copied")))
+        entry = Entry(checksum, md5, size)
+        if listed is not None and listed.hash == md5 and listed.bytes == size:
+            return Outcome(Result(uuid, Status.SKIPPED), entry)
+        answer: dict[str, Any] = {}
+        store_call(conn, f"copying fractal {uuid}", conn.copy_object, source, uuid,
+                   f"/{container}/{uuid}", headers={"Content-Type": "image/png",
+                                                    **object_metadata(record)},
+                   response_dict=answer)
+        etag = str(answer.get("headers", {}).get("etag", md5)).strip('"')
+        if etag != md5:
+            raise VerificationError(f"the copy's ETag {etag} is not the app's object's {md5}")
+        return Outcome(Result(uuid, Status.COPIED, 0), entry)
+    except Unavailable:
+        raise
+    except FirstappError as exc:
+        return Outcome(Result(uuid, Status.FAILED, message=str(exc)))
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        return Outcome(Result(uuid, Status.FAILED, message=f"copying failed: {describe(exc)}"))
+# [end copy-server-side]
+
+
+def server_side_source(conn: swift.Connection, endpoint: str | None,
+                       timeout: float | None) -> tuple[str | None, str | None]:
+    """The app's image container when a server-side copy can reach it (same storage URL
+    as ``conn``), else None; and a note saying why the images go through this client."""
+    where = client.image_store(endpoint, timeout=timeout)
+    if where is None or where.get("image_store") == "db":
+        return None, None
+    source, url = where.get("container"), where.get("storage_url")
+    if not isinstance(source, str) or url != conn.url:
+        return None, (f"the app keeps its images in {where.get('image_store')} at {url}, "
+                      f"not in this account ({conn.url}): copying them through this client")
+    return source, None
+
+
 @dataclass
 class BackupReport(Tally):
     """Counts of one backup run (``uploaded``, ``skipped``, ``pending``, ``refused``,
@@ -228,8 +291,11 @@ class BackupReport(Tally):
     the manifest written (empty when none was)."""
 
     manifest: dict[str, Entry] | None = None
+    #: The app's image container, when the images were copied server-side.
+    source: str | None = None
 
     uploaded = property(lambda self: self.counts[Status.UPLOADED])
+    copied = property(lambda self: self.counts[Status.COPIED])
     skipped = property(lambda self: self.counts[Status.SKIPPED])
     pending = property(lambda self: self.counts[Status.PENDING])
     refused = property(lambda self: self.counts[Status.REFUSED])
@@ -244,7 +310,8 @@ class BackupReport(Tally):
     def summary(self) -> str:
         return (
             f"backup to container {self.container!r}: {self.uploaded} uploaded, "
-            f"{self.skipped} skipped (already stored), {self.pending} pending (not rendered), "
+            + (f"{self.copied} copied in the store (server-side), " if self.source else "")
+            + f"{self.skipped} skipped (already stored), {self.pending} pending (not rendered), "
             f"{self.refused} refused (not uuids), {self.failed} failed; "
             f"{self.bytes_uploaded} bytes uploaded in {self.seconds:.1f} s"
             + ("" if self.stopped is None else " (stopped early)")
@@ -255,21 +322,6 @@ def list_ready_and_pending(endpoint: str | None,
                            timeout: float | None = None) -> list[dict[str, Any]]:
     """Every fractal of the app, once each, in the app's order."""
     return client.list_fractals(endpoint, timeout=timeout)
-
-
-def prepare_container(conn: swift.Connection, container: str) -> dict[str, Listed]:
-    """Create the container if missing; return its listing (name -> ETag and size)."""
-    try:
-        return list_objects(conn, container)
-    except swift.ClientException as exc:
-        if exc.http_status != 404:
-            raise store_error(exc, conn, f"listing container {container!r}") from None
-    doing = f"creating container {container!r}"
-    try:
-        store_call(conn, doing, conn.put_container, container)
-    except (swift.ClientException, requests.RequestException, OSError) as exc:
-        raise store_error(exc, conn, doing) from None
-    return {}
 
 
 def previous_manifest(conn: swift.Connection, container: str) -> dict[str, Entry]:
@@ -313,6 +365,9 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
         records = list_ready_and_pending(endpoint, timeout)
         listing = prepare_container(conn, container)
         known = previous_manifest(conn, container)
+        report.source, note = server_side_source(conn, endpoint, timeout)
+        if note:
+            report.notes.append(note)
     finally:
         conn.close()
     todo = []
@@ -332,12 +387,16 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
     def task(record: dict[str, Any]) -> Result:
         thread_conn, session = resources.get()
         uuid = record["uuid"]
-        outcome = backup_fractal(thread_conn, endpoint, container, record,
-                                 listed=listing.get(uuid), known=known.get(uuid),
-                                 session=session, timeout=timeout)
+        if report.source is not None:
+            outcome = copy_fractal(thread_conn, report.source, container, record,
+                                   listed=listing.get(uuid), known=known.get(uuid))
+        else:
+            outcome = backup_fractal(thread_conn, endpoint, container, record,
+                                     listed=listing.get(uuid), known=known.get(uuid),
+                                     session=session, timeout=timeout)
         if outcome.entry is not None:
-            (written if outcome.result.status == Status.UPLOADED else verified)[uuid] = \
-                outcome.entry
+            fresh = outcome.result.status in (Status.UPLOADED, Status.COPIED)
+            (written if fresh else verified)[uuid] = outcome.entry
         return outcome.result
 
     def check(uuid: str) -> Result:
@@ -348,7 +407,8 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
     def checked(result: Result) -> None:
         if result.status == Status.FAILED:
             del written[result.name]
-            report.change(result.name, Status.UPLOADED, Status.FAILED, result.message)
+            before = Status.COPIED if report.source is not None else Status.UPLOADED
+            report.change(result.name, before, Status.FAILED, result.message)
 
     stopped: FirstappError | None = None
     try:

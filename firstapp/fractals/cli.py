@@ -137,8 +137,12 @@ def _restore(args: argparse.Namespace) -> int:
     if not args.settle >= 0:
         raise FirstappError(f"--settle must be 0 or more seconds (got {args.settle})")
     db_url = _db_url(args, allow_memory=False)
+    from firstapp.fractals.imagestore import parse_image_store
+
+    parse_image_store(args.image_store)
     report = restore(connector_from_env(timeout=args.timeout), args.container, db_url,
-                     args.workers, progress=True, timeout=args.timeout, settle=args.settle)
+                     args.workers, progress=True, timeout=args.timeout, settle=args.settle,
+                     image_store=args.image_store)
     return _finish(report)
 
 
@@ -257,6 +261,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument("--settle", type=float, default=10.0, metavar="SECONDS",
                          help="how long to read the container listing again until it shows "
                          "every object the backup's manifest names (default: 10)")
+    restore.add_argument("--image-store", default=os.environ.get(IMAGE_STORE_ENV) or "db",
+                         metavar="db|swift://CONTAINER",
+                         help="where the app restored into keeps its images: its database, "
+                         "or a container of the same account, into which each image is "
+                         f"copied server-side (default: ${IMAGE_STORE_ENV}, else db)")
     restore.set_defaults(func=_restore)
 
     move = sub.add_parser(

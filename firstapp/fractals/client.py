@@ -186,6 +186,21 @@ def get_fractal(endpoint: str | None, uuid: str, *,
     return _json(_request("GET", endpoint, f"/v1/fractal/{uuid}", session), endpoint, "a record")
 
 
+def image_store(endpoint: str | None, *, timeout: float | None = None) -> dict[str, Any] | None:
+    """Where the app keeps its images (``GET /v1/image-store``): ``{"image_store": "db"}``
+    or ``{"image_store": "swift://C", "container": C, "storage_url": URL}``; None for an
+    app that does not say (faafo, or an older version of this app)."""
+    try:
+        answer = _json(_request("GET", endpoint, "/v1/image-store", timeout=timeout),
+                       endpoint, "where its images are")
+    except FractalsAPIError as exc:
+        if exc.status in (404, 405):
+            return None
+        raise
+    return answer if isinstance(answer, dict) and isinstance(
+        answer.get("image_store"), str) else None
+
+
 def delete_fractal(endpoint: str | None, uuid: str, *,
                    session: requests.Session | None = None) -> None:
     """Delete one fractal."""

@@ -32,6 +32,12 @@ from swiftclient import client as swift
 
 from firstapp.errors import FirstappError
 from firstapp.fractals.db import check_db_url, make_engine, make_sessionmaker, shown_url
+from firstapp.fractals.imagestore import (
+    CHECKSUM_HEADER,
+    CONTENT_TYPE,
+    DATABASE,
+    parse_image_store,
+)
 from firstapp.fractals.models import READY, Fractal, utcnow
 from firstapp.fractals.params import InvalidParameter, validate
 from firstapp.fractals.transfer import (
@@ -52,6 +58,7 @@ from firstapp.fractals.transfer import (
     check_workers,
     describe,
     list_objects,
+    prepare_container,
     read_manifest,
     run_pool,
     store_call,
@@ -141,7 +148,7 @@ def _download(conn: swift.Connection, container: str, name: str,
     return record, data
 
 
-def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: bytes,
+def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: bytes | None,
             created: datetime) -> Status:
     """Insert the record unless its uuid exists; return RESTORED, SKIPPED or CONFLICT."""
     try:
@@ -182,11 +189,30 @@ def _not_named_by_a_uuid(conn: swift.Connection, container: str, name: str) -> R
     ))
 
 
+# [start restore-into-store]
+def copy_into_store(conn: swift.Connection, container: str, name: str, image: bytes,
+                    checksum: str, store: str) -> None:
+    """Copy the (checked) backup object ``name`` into the app's image container ``store``,
+    server-side, and check the copy: its ETag must be the MD5 of ``image``."""
+    md5 = hashlib.md5(image, usedforsecurity=False).hexdigest()
+    store_call(conn, f"copying object {name} into {store!r}", conn.copy_object, container,
+               name, f"/{store}/{name}", headers={"Content-Type": CONTENT_TYPE,
+                                                   CHECKSUM_HEADER: checksum})
+    headers = store_call(conn, f"checking object {name} in {store!r}", conn.head_object,
+                         store, name)
+    if (headers.get("etag", "").strip('"') != md5
+            or headers.get(CHECKSUM_HEADER.lower()) != checksum):
+        raise BadBackup(f"its copy in the app's container {store!r} has ETag "
+                        f"{headers.get('etag')}, not the MD5 of the backup ({md5})")
+# [end restore-into-store]
+
+
 def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], container: str,
                    name: str, existing: str | None, created: datetime, *,
-                   expected: Entry | None = None) -> Result:
+                   expected: Entry | None = None, store: str | None = None) -> Result:
     """Restore one object; ``existing`` is the database's checksum for this uuid, if any,
-    ``expected`` the manifest's entry for it. :class:`StoreUnavailable` is raised (the run
+    ``expected`` the manifest's entry for it; ``store`` the app's image container (None:
+    the image goes into the database). :class:`StoreUnavailable` is raised (the run
     stops)."""
     downloaded = 0
     try:
@@ -202,7 +228,9 @@ def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], cont
         else:
             record, image = _download(conn, container, name, expected)
             downloaded = len(image)
-            status = _insert(sessions, record, image, created)
+            if store is not None:
+                copy_into_store(conn, container, name, image, record["checksum"], store)
+            status = _insert(sessions, record, image if store is None else None, created)
         if status == Status.CONFLICT:
             return Result(name, status, downloaded, message=(
                 f"the database already holds a fractal {name} that differs from the "
@@ -285,7 +313,8 @@ def settled_listing(conn: swift.Connection, container: str, listing: dict[str, L
 
 def restore(conn_factory: ConnFactory, container: str, db_url: str,
             workers: int = DEFAULT_WORKERS, *, progress: bool = False,
-            timeout: float = DEFAULT_TIMEOUT, settle: float = DEFAULT_SETTLE) -> RestoreReport:
+            timeout: float = DEFAULT_TIMEOUT, settle: float = DEFAULT_SETTLE,
+            image_store: str = DATABASE) -> RestoreReport:
     """Restore every fractal backed up in ``container`` into the database at ``db_url``.
 
     Works from the backup's manifest plus the container listing (the listing alone for
@@ -298,10 +327,13 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
     check_container_name(container)
     check_timeout(timeout)
     check_db_url(db_url)
+    _, store = parse_image_store(image_store)
     started, created = time.perf_counter(), utcnow()
     report = RestoreReport(container)
     conn = conn_factory()
     try:
+        if store is not None:
+            prepare_container(conn, store)
         listing = list_container(conn, container)
         try:
             manifest = read_manifest(conn, container)
@@ -351,7 +383,7 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
         def task(name: str) -> Result:
             thread_conn, _ = resources.get()
             return restore_object(thread_conn, sessions, container, name, existing.get(name),
-                                  created, expected=manifest.get(name))
+                                  created, expected=manifest.get(name), store=store)
 
         stopped = run_pool(names, task, workers, report.add, desc="restoring", unit="object",
                            progress=progress)

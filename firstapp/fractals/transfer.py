@@ -422,6 +422,22 @@ def list_objects(conn: swift.Connection, container: str) -> dict[str, Listed]:
             for obj in objects if obj.get("name") != MANIFEST_NAME and "name" in obj}
 
 
+def prepare_container(conn: swift.Connection, container: str) -> dict[str, Listed]:
+    """Create the container if missing; return its listing (name -> ETag and size)."""
+    try:
+        return list_objects(conn, container)
+    except swift.ClientException as exc:
+        if exc.http_status != 404:
+            raise store_error(exc, conn, f"listing container {container!r}") from None
+    doing = f"creating container {container!r}"
+    try:
+        store_call(conn, doing, conn.put_container, container)
+    except (swift.ClientException, requests.RequestException, OSError) as exc:
+        raise store_error(exc, conn, doing) from None
+    return {}
+
+
+
 # --- counting outcomes ------------------------------------------------------------------
 
 
