@@ -67,6 +67,8 @@ TRACKS = tuple(
 ) + (
     Track("durability-under-the-hood", Path("docs/under-the-hood.md"), None,
           "How the local cloud keeps three copies."),
+    Track("app-on-swift", Path("docs/app-on-swift-steps.md"), None,
+          "The Fractals app keeping its images in Swift."),
 )
 
 
