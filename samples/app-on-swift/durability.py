@@ -2,7 +2,7 @@
 fractals, and compare what the container holds with what the app's API says.
 
 Run it after ``eval "$(firstapp cloud env)"`` (the app signs in with those OS_* settings):
-``python samples/app-on-swift/app_on_swift.py``. It starts its own app, on a temporary
+``python samples/app-on-swift/durability.py``. It starts its own app, on a temporary
 database, and deletes its container at the end.
 """
 
@@ -16,9 +16,20 @@ fractal_size: int = 128  # pixels a side
 import tempfile
 from pathlib import Path
 
+from swiftclient import client as swift
+
 from firstapp.fractals.db import resolve_db_url
 from firstapp.fractals.server import ThreadedServer
+from firstapp.fractals.transfer import connector_from_env
 
+conn = connector_from_env(timeout=30)()  # python-swiftclient, signed in from OS_*
+try:  # this page deletes what it stores at the end: never a container holding other data
+    if conn.get_container(container_name)[1]:
+        raise SystemExit(f"The container {container_name!r} is not empty: set "
+                         "container_name in step 1 to another name")
+except swift.ClientException as exc:
+    if exc.http_status != 404:
+        raise
 workdir = tempfile.TemporaryDirectory(prefix="app-on-swift-")
 # what `firstapp fractals serve --image-store swift://CONTAINER` starts, in this process
 app = ThreadedServer(resolve_db_url(Path(workdir.name) / "fractals.db"),
@@ -44,12 +55,9 @@ for record in records:
 # step-4
 import requests
 
-from firstapp.fractals.transfer import connector_from_env
-
 where = requests.get(f"{endpoint}/v1/image-store", timeout=10).json()
 print("GET /v1/image-store:", where)
 
-conn = connector_from_env(timeout=30)()  # python-swiftclient, signed in from OS_*
 _, objects = conn.get_container(container_name)
 api = {record["uuid"]: record for record in client.list_fractals(endpoint)}
 print(f"\n{'object in ' + container_name:38}  {'bytes':>6}  {'API size':>8}  "
@@ -78,8 +86,8 @@ display(Image(data=served.content))
 
 # step-6
 app.stop()
-for obj in conn.get_container(container_name)[1]:
-    conn.delete_object(container_name, obj["name"])
+for uuid, _ in wanted:  # only what this page stored
+    conn.delete_object(container_name, uuid)
 conn.delete_container(container_name)
 conn.close()
 workdir.cleanup()
