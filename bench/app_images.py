@@ -7,7 +7,8 @@ the database, one with ``--image-store swift://CONTAINER``. Then, on the same im
 
 - ``--gets`` image GETs through each app (4 client threads, every body checked against
   its SHA-256): p50, p95 and requests/s; the Swift store's figures as ratios of the
-  database's;
+  database's; and the same GETs straight from Swift with python-swiftclient, no app, to
+  show what the store itself costs;
 - ``firstapp fractals backup`` of each app into a fresh container: client-side (every
   image read from the app and uploaded) for the database app, server-side (Swift COPY)
   for the Swift app; times and the ratio.
@@ -45,9 +46,11 @@ CLIENTS = 4
 CONTAINER = "bench-app-images"
 
 
-def timed_gets(endpoint: str, records: list[dict], total: int) -> tuple[list[float], float]:
+def timed_gets(endpoint: str, records: list[dict], total: int,
+               fetch=None) -> tuple[list[float], float]:
     """``total`` GETs of the images, round robin, on :data:`CLIENTS` threads; each body's
-    SHA-256 is checked. Returns every latency (s) and the wall time."""
+    SHA-256 is checked. ``fetch(uuid) -> (status, bytes)`` replaces the app's GET (for
+    Swift directly). Returns every latency (s) and the wall time."""
     order = itertools.islice(itertools.cycle(records), total)
     lock = threading.Lock()
     latencies: list[float] = []
@@ -61,11 +64,14 @@ def timed_gets(endpoint: str, records: list[dict], total: int) -> tuple[list[flo
             if record is None:
                 return
             started = time.perf_counter()
-            response = session.get(f"{endpoint}/fractal/{record['uuid']}", timeout=30)
+            if fetch is None:
+                response = session.get(f"{endpoint}/fractal/{record['uuid']}", timeout=30)
+                status, body = response.status_code, response.content
+            else:
+                status, body = fetch(record["uuid"])
             elapsed = time.perf_counter() - started
-            if (response.status_code != 200
-                    or hashlib.sha256(response.content).hexdigest() != record["checksum"]):
-                errors.append(f"{record['uuid']}: {response.status_code}")
+            if status != 200 or hashlib.sha256(body).hexdigest() != record["checksum"]:
+                errors.append(f"{record['uuid']}: {status}")
             with lock:
                 latencies.append(elapsed)
 
@@ -117,6 +123,18 @@ def main(argv: list[str] | None = None) -> int:
                 p50, p95, rate = results[label]
                 print(f"{label:8} store: {args.gets} GETs, p50 {p50 * 1000:.1f} ms, "
                       f"p95 {p95 * 1000:.1f} ms, {rate:.0f} requests/s")
+            local = threading.local()
+
+            def direct(uuid: str) -> tuple[int, bytes]:
+                if not hasattr(local, "conn"):
+                    local.conn = factory()
+                return 200, local.conn.get_object(CONTAINER, uuid)[1]
+
+            timed_gets("", records, 50, direct)
+            latencies, wall = timed_gets("", records, args.gets, direct)
+            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+            print(f"Swift directly (python-swiftclient, no app): p50 {p50 * 1000:.1f} ms, "
+                  f"p95 {p95 * 1000:.1f} ms, {len(latencies) / wall:.0f} requests/s")
             (p50d, p95d, rated), (p50s, p95s, rates) = results["database"], results["swift"]
             print(f"swift vs database: p50 {p50s / p50d:.2f}x, p95 {p95s / p95d:.2f}x, "
                   f"requests/s {rates / rated:.2f}x")
