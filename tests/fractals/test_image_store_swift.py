@@ -251,3 +251,45 @@ def test_keystone_store(keystone_cloud, monkeypatch, tmp_path):
     finally:
         server.stop()
         delete_container(conn, container)
+
+
+def test_serve_in_the_background_on_a_container(local_cloud, swift_conn, store_container,
+                                                tmp_path):
+    from firstapp.net import free_port
+    from tests.backup.conftest import run_cli
+
+    db = str(tmp_path / "bg.db")
+    port = str(free_port())
+    started = run_cli("serve", "--background", "--db", db, "--port", port,
+                      "--image-store", f"swift://{store_container}", env=local_cloud.env())
+    assert started.returncode == 0, started.stderr
+    assert f"images in swift://{store_container}" in started.stdout
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        records = make(endpoint, 2)
+        check_served_from(swift_conn, endpoint, store_container, records)
+        assert images_in_db(resolve_db_url(db)) == 0
+    finally:
+        stopped = run_cli("stop", "--db", db, env={})
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_serve_mistakes_are_one_line(cloud_factory, local_cloud, tmp_path):
+    from firstapp.net import free_port
+    from tests.backup.conftest import run_cli
+
+    stopped_cloud = cloud_factory()
+    backends.stop(stopped_cloud.layout.root)
+    for env, option, expected in [
+        (local_cloud.env(), "s3://bucket", "error: --image-store 's3://bucket': use db"),
+        (local_cloud.env(), "swift://a/b", "error: --image-store swift://a/b: the container"),
+        ({}, "swift://fractal-images", "error: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD are not"),
+        (stopped_cloud.env(), "swift://fractal-images", "error: "),
+    ]:
+        db = str(tmp_path / f"{uuidlib.uuid4().hex}.db")
+        result = run_cli("serve", "--background", "--db", db, "--port", str(free_port()),
+                         "--image-store", option, env=env)
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.startswith(expected), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert not Path(db + ".pid").exists()  # nothing started
