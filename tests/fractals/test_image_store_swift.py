@@ -17,15 +17,17 @@ import requests
 from sqlalchemy import func, select
 from swiftclient import client as swift
 
-from firstapp.cloud import backends
+from firstapp.cloud import backends, keystone
 from firstapp.cloud.client import connection
 from firstapp.cloud.fixtures import delete_container
 from firstapp.fractals import client
+from firstapp.fractals.backup import backup
 from firstapp.fractals.db import make_engine, resolve_db_url
 from firstapp.fractals.models import READY, Fractal
 from firstapp.fractals.server import ThreadedServer
-from firstapp.fractals.transfer import SwiftCredentials, connector
-from firstapp.net import wait_until
+from firstapp.fractals.transfer import SwiftCredentials, connector, connector_from_env
+from firstapp.net import free_port, wait_until
+from tests.backup.conftest import run_cli
 
 from .helpers import PARAMS
 
@@ -241,23 +243,26 @@ def test_keystone_store(keystone_cloud, monkeypatch, tmp_path):
     container = f"ks-images-{uuidlib.uuid4().hex[:8]}"
     server = ThreadedServer(resolve_db_url(tmp_path / "fractals.db"),
                             image_store=f"swift://{container}")
-    from firstapp.cloud import keystone
-
     conn = keystone.swift_connection(keystone_cloud.identity)
+    target = f"ks-backup-{uuidlib.uuid4().hex[:8]}"
     try:
         records = make(server.endpoint, 3)
         check_served_from(conn, server.endpoint, container, records)
         assert images_in_db(db_url_of(server)) == 0
+        # the backup finds the app's container in the account Keystone's catalog names
+        report = backup(server.endpoint, connector_from_env(), target)
+        assert (report.copied, report.uploaded, report.ok) == (3, 0, True), report.lines()
+        for record in records:
+            body = conn.get_object(target, record["uuid"])[1]
+            assert hashlib.sha256(body).hexdigest() == record["checksum"]
     finally:
         server.stop()
         delete_container(conn, container)
+        delete_container(conn, target)
 
 
 def test_serve_in_the_background_on_a_container(local_cloud, swift_conn, store_container,
                                                 tmp_path):
-    from firstapp.net import free_port
-    from tests.backup.conftest import run_cli
-
     db = str(tmp_path / "bg.db")
     port = str(free_port())
     started = run_cli("serve", "--background", "--db", db, "--port", port,
@@ -275,9 +280,6 @@ def test_serve_in_the_background_on_a_container(local_cloud, swift_conn, store_c
 
 
 def test_serve_mistakes_are_one_line(cloud_factory, local_cloud, tmp_path):
-    from firstapp.net import free_port
-    from tests.backup.conftest import run_cli
-
     stopped_cloud = cloud_factory()
     backends.stop(stopped_cloud.layout.root)
     for env, option, expected in [
