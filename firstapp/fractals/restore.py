@@ -58,7 +58,6 @@ from firstapp.fractals.transfer import (
     check_workers,
     describe,
     list_objects,
-    prepare_container,
     read_manifest,
     run_pool,
     store_call,
@@ -332,8 +331,12 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
     report = RestoreReport(container)
     conn = conn_factory()
     try:
-        if store is not None:
-            prepare_container(conn, store)
+        if store is not None:  # the app's image container, created if missing
+            doing = f"creating container {store!r}"
+            try:
+                store_call(conn, doing, conn.put_container, store)
+            except (swift.ClientException, requests.RequestException, OSError) as exc:
+                raise store_error(exc, conn, doing) from None
         listing = list_container(conn, container)
         try:
             manifest = read_manifest(conn, container)

@@ -101,8 +101,11 @@ class RenderPool:
             self._executor.submit(self._render, uuid)
 
     def forget(self, uuid: str) -> None:
-        """Delete a deleted fractal's image from the store, in the background."""
-        if self._executor is not None and not self._closed:
+        """Delete a deleted fractal's image from the store, in the background (here and
+        now when the pool has no threads)."""
+        if self._executor is None:
+            self._forget(uuid)
+        elif not self._closed:
             self._executor.submit(self._forget, uuid)
 
     def resume(self) -> int:
