@@ -135,7 +135,8 @@ def move_images(db_url: str, target: str, conn_factory: ConnFactory | None = Non
                             f"--from {source} is not needed")
     assert container is not None
     started = time.perf_counter()
-    report = MoveReport(container, target=target)
+    shown = target if kind != DATABASE else f"the database (from {source})"
+    report = MoveReport(container, target=shown)
     try:
         engine = make_engine(db_url)
     except (SQLAlchemyError, ImportError, OSError) as exc:

@@ -63,7 +63,8 @@ def test_move_to_swift_serve_and_back(local_cloud, swift_conn, tmp_path):
         back = run_cli("move-images", "--to", "db", "--from", f"swift://{container}",
                        "--db", db_url, env=env)
         assert back.returncode == 0, back.stderr
-        assert "12 moved, 0 failed" in back.stdout
+        assert f"move images to the database (from swift://{container}): 12 moved, 0 failed" \
+            in back.stdout
         assert {u: hashlib.sha256(i).hexdigest() for u, i in db_images(db_url).items()} \
             == checksums
         assert swift_conn.get_container(container)[1] == []
