@@ -295,3 +295,27 @@ def test_serve_mistakes_are_one_line(cloud_factory, local_cloud, tmp_path):
         assert result.stderr.startswith(expected), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert not Path(db + ".pid").exists()  # nothing started
+
+
+def test_images_not_moved_yet_are_served_from_the_database(local_cloud, swift_conn,
+                                                          store_container, tmp_path):
+    """An app started on a container serves the images still in its database (before or
+    while `move-images` runs) from there, and stores only new ones in the container."""
+    from firstapp.fractals.seed import seed_database
+
+    db_url = resolve_db_url(tmp_path / "fractals.db")
+    old = seed_database(db_url, 3, seed=9, width=32, height=32)
+    server = ThreadedServer(db_url, image_store=f"swift://{store_container}",
+                            conn_factory=connector(creds(local_cloud)))
+    try:
+        for record in old:
+            body = requests.get(f"{server.endpoint}/fractal/{record['uuid']}",
+                                timeout=30).content
+            assert hashlib.sha256(body).hexdigest() == record["checksum"]
+        new = make(server.endpoint, 2)
+        check_served_from(swift_conn, server.endpoint, store_container, new)
+        assert sorted(o["name"] for o in swift_conn.get_container(store_container)[1]) == \
+            sorted(r["uuid"] for r in new)
+        assert images_in_db(db_url) == 3
+    finally:
+        server.stop()
