@@ -143,8 +143,9 @@ class SwiftImages(ImageStore):
         return self._connections.get()[0]
 
     def _call(self, doing: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        """One call to the store, retried once more after "try again"; a store that does not
-        answer, refuses the connection or is full raises :class:`ImageStoreDown`."""
+        """One call to the store (:func:`~firstapp.fractals.transfer.store_call`: retried
+        after "try again"); a store that does not answer, refuses the connection, is full
+        or keeps failing (5xx) raises :class:`ImageStoreDown`."""
         conn = self._conn()
         try:
             return transfer.store_call(conn, doing, getattr(conn, method), *args, **kwargs)
