@@ -132,9 +132,11 @@ def health():
     report = ceph_cli("health")
     checks = {key: check for key, check in report.get("checks", {}).items()
               if key != "MGR_DOWN"}
-    status = max((check["severity"] for check in checks.values()), default="HEALTH_OK")
-    return status + "".join(f", {key} ({check['summary']['message']})"
-                            for key, check in sorted(checks.items()))
+    order = ["HEALTH_OK", "HEALTH_WARN", "HEALTH_ERR"]
+    status = max((check["severity"] for check in checks.values()), key=order.index,
+                 default="HEALTH_OK")
+    named = [f"{key} ({check['summary']['message']})" for key, check in sorted(checks.items())]
+    return ": ".join([status, ", ".join(named)] if named else [status])
 
 
 snapshots = []  # (title, Counter of kinds), one per census
