@@ -1,13 +1,13 @@
 """``pytest --nbval notebooks/`` from the repository root, with nothing started by hand.
 
 When the run collected notebook cells, this starts a private local stack (a local cloud
-and a Fractals app serving the tutorial's fractals, on free ports) before the first
-notebook's kernel starts, exports its settings (``OS_*``, ``FRACTALS_ENDPOINT``) to the
-kernels, and stops it at the end. The SDK notebooks run on ``FIRSTAPP_BACKEND``'s store;
-an under-the-hood notebook on the store it looks inside (Swift's or Ceph's), whose stack
-starts when its first cell runs. It also hands nbval the sanitizer that says which
-differences between a run and the committed outputs are incidental (timings, ports,
-transaction ids); pass ``--nbval-sanitize-with FILE`` to use another.
+and a Fractals app serving the tutorial's fractals, on free ports) before a notebook's
+kernel starts, exports its settings (``OS_*``, ``FRACTALS_ENDPOINT``) to the kernel, and
+stops it at the end. The SDK notebooks run on ``FIRSTAPP_BACKEND``'s store, an
+under-the-hood notebook on the store it looks inside (Swift's or Ceph's): one stack per
+store, started when the first notebook that needs it starts. It also hands nbval the
+sanitizer that says which differences between a run and the committed outputs are
+incidental (timings, ports, transaction ids); pass ``--nbval-sanitize-with FILE`` to use another.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ def pytest_runtestloop(session: pytest.Session):
         with tempfile.TemporaryDirectory(prefix="firstapp-nbval-") as tmp, \
                 local_stacks(Path(tmp)) as stacks:
             session.config.stash[STACKS] = stacks
-            stacks.env()  # FIRSTAPP_BACKEND's stack, for the SDK notebooks
             return (yield)
     finally:
         os.environ.clear()
