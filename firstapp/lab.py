@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     copies = working_copies(root, lab_dir)
 
     label = "{:<14} {}".format
-    print(label("Local cloud:", f"{cloud.auth_url} (OpenStack Swift, {cloud_state}; "
+    store = ("Ceph RADOS Gateway" if getattr(cloud, "backend", "swift") == "ceph"
+             else "OpenStack Swift")
+    print(label("Local cloud:", f"{cloud.auth_url} ({store}, {cloud_state}; "
                                 f"data in {cloud.layout.root})"))
     app_state = "started" if app.started else "already running"
     print(label("Fractals app:", f"{app.endpoint} ({app_state}, {app.fractals} fractals)"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,8 +58,9 @@ def serve_fractals(endpoint: str, n: int = FRACTALS, seed: int = SEED,
 
 @contextmanager
 def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
-                size: int = SIZE) -> Iterator[dict[str, str]]:
-    """A private stack below ``workdir`` on free ports, stopped afterwards.
+                size: int = SIZE, backend: str | None = None) -> Iterator[dict[str, str]]:
+    """A private stack below ``workdir`` on free ports, stopped afterwards; its cloud runs
+    ``backend`` (default: ``FIRSTAPP_BACKEND``'s).
 
     Yields the environment (``OS_*`` and ``FRACTALS_ENDPOINT``) that points the samples
     at it. The notebook builder and the tests use it; ``make tutorial`` and ``make lab``
@@ -70,7 +71,7 @@ def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
     from firstapp.fractals.server import ThreadedServer
 
     cloud_dir = workdir / "cloud"
-    cloud, _ = backends.start(cloud_dir, port=free_port())
+    cloud, _ = backends.start(cloud_dir, port=free_port(), backend=backend)
     server = None
     try:
         server = ThreadedServer(resolve_db_url(workdir / "fractals.db"), workers=1)
@@ -80,6 +81,35 @@ def local_stack(workdir: Path, fractals: int = FRACTALS, seed: int = SEED,
         if server is not None:
             server.stop()
         backends.stop(cloud_dir)
+
+
+class Stacks:
+    """Private stacks below one directory, one per backend, each started the first time a
+    notebook that needs it asks (see :func:`local_stacks`)."""
+
+    def __init__(self, workdir: Path, exits: ExitStack) -> None:
+        self._workdir, self._exits = workdir, exits
+        self._envs: dict[str, dict[str, str]] = {}
+
+    def env(self, backend: str | None = None) -> dict[str, str]:
+        """The environment of the stack whose cloud runs ``backend`` (default:
+        ``FIRSTAPP_BACKEND``'s), started now unless it runs."""
+        backend = backend or backends.default()
+        if backend not in self._envs:
+            workdir = self._workdir / backend
+            workdir.mkdir(parents=True, exist_ok=True)
+            self._envs[backend] = self._exits.enter_context(
+                local_stack(workdir, backend=backend))
+        return self._envs[backend]
+
+
+@contextmanager
+def local_stacks(workdir: Path) -> Iterator[Stacks]:
+    """Private stacks below ``workdir``, by backend (:class:`Stacks`); all stopped
+    afterwards. The notebook builder and ``pytest --nbval`` use it: the SDK notebooks run on
+    ``FIRSTAPP_BACKEND``'s store, an under-the-hood notebook on the store it looks inside."""
+    with ExitStack() as exits:
+        yield Stacks(workdir, exits)
 
 
 def port_options(make_target: str | None = None) -> tuple[str, str]:

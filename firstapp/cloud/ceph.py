@@ -132,6 +132,11 @@ def daemons(settings: CephSettings) -> list[str]:
     return ["mon.a", *(f"osd.{i}" for i in range(settings.devices)), f"client.{RGW}"]
 
 
+def installed() -> bool:
+    """Whether Ceph's programs are installed (``make ceph``)."""
+    return all(shutil.which(name) for name in PROGRAMS)
+
+
 def check_installed() -> None:
     """Raise one clear line when Ceph's programs are missing."""
     missing = [name for name in PROGRAMS if shutil.which(name) is None]
@@ -649,8 +654,11 @@ class CephRepairReport:
                 f"{c['inconsistent']} inconsistent")
 
 
-def _pg_states(layout: Layout, settings: CephSettings) -> dict[str, str]:
-    """Every placement group's state, as its primary OSD reports it."""
+def pg_states(layout: Layout, settings: CephSettings, pool: int | None = None
+              ) -> dict[str, str]:
+    """Every placement group's state (of pool number ``pool``, or all), as its primary OSD
+    reports it on its admin socket (the local cloud runs no ceph-mgr, which would count
+    them for ``ceph -s``); the OSDs that are down report nothing."""
     states: dict[str, str] = {}
     for i in range(settings.devices):
         try:
@@ -658,10 +666,43 @@ def _pg_states(layout: Layout, settings: CephSettings) -> dict[str, str]:
         except FirstappError:
             continue
         for pg in history["pgs"]:
+            if pool is not None and not pg["pg"].startswith(f"{pool}."):
+                continue
             if "/Primary/" in pg["currently"]:
                 query = admin(layout, f"osd.{i}", {"prefix": "query", "pgid": pg["pg"]})
                 states[pg["pg"]] = query["state"]
     return states
+
+
+def rados(layout: Layout, *args: str, timeout: float = CMD_TIMEOUT) -> bytes:
+    """The output of Ceph's ``rados`` tool on this cloud (``rados -p POOL ls``, ``get``...)."""
+    cmd = ["rados", "-c", str(layout.root / "ceph.conf"), *args]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, check=False)
+    except subprocess.TimeoutExpired:
+        raise FirstappError(f"Ceph did not answer within {timeout:.0f} s (rados "
+                            f"{' '.join(args)}); see {layout.root / 'log'}") from None
+    except FileNotFoundError:
+        raise FirstappError(f"Ceph is not installed (rados not found): {INSTALL_HINT}") from None
+    if done.returncode != 0:
+        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        raise FirstappError(f"Ceph's rados failed ({' '.join(args)}: {last})")
+    return done.stdout
+
+
+def take_down(data_dir: str | os.PathLike[str] | None, name: str,
+              timeout: float = 30.0) -> None:
+    """Stop one OSD (``osd.N``), as a failed disk or server would, and wait until the
+    monitor counts it down; ``start`` starts it again."""
+    cloud = info(data_dir)
+    pid = cloud.pids.get(name)
+    if not name.startswith("osd.") or pid is None:
+        raise FirstappError(f"{name} is not a running OSD of the cloud in {cloud.layout.root}")
+    os.kill(pid, signal.SIGTERM)
+    if not (wait_until(lambda: not alive(pid), timeout) and wait_until(
+            lambda: not _osd_states(cloud.layout, cloud.settings).get(name, True), timeout)):
+        raise FirstappError(f"{name} did not stop within {timeout:.0f} s")
 
 
 def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 60.0
@@ -674,7 +715,7 @@ def repair(data_dir: str | os.PathLike[str] | None = None, timeout: float = 60.0
     deadline = time.monotonic() + timeout
     while True:
         osds = _osd_states(cloud.layout, cloud.settings)
-        states = _pg_states(cloud.layout, cloud.settings)
+        states = pg_states(cloud.layout, cloud.settings)
         clean = all(s == "active+clean" for s in states.values())
         if (clean and all(osds.values())) or time.monotonic() > deadline:
             break

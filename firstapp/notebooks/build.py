@@ -59,6 +59,8 @@ class Track:
     narrative: Path
     sdk: str | None
     intro: str
+    #: the local store it must run on (it looks inside it); None: ``FIRSTAPP_BACKEND``'s
+    backend: str | None = None
 
 
 TRACKS = tuple(
@@ -66,7 +68,9 @@ TRACKS = tuple(
     for sdk in SDKS
 ) + (
     Track("durability-under-the-hood", Path("docs/under-the-hood.md"), None,
-          "How the local cloud keeps three copies."),
+          "How the local cloud keeps three copies.", backend="swift"),
+    Track("durability-under-the-hood-ceph", Path("docs/under-the-hood-ceph.md"), None,
+          "How a local Ceph keeps three copies.", backend="ceph"),
     Track("app-on-swift", Path("docs/app-on-swift-steps.md"), None,
           "The Fractals app keeping its images in Swift."),
 )
@@ -277,17 +281,19 @@ def build(root: Path | None = None, run: bool = True,
     incidentally. Files whose bytes would not change are left alone; return the paths
     written."""
     from firstapp.notebooks.tidy import private_ports, settle, tidy
-    from firstapp.stack import environment, local_stack
+    from firstapp.stack import environment, local_stacks
 
     root = root or project_root()
     output_dir = output_dir or root / "notebooks"
     notebooks = {t.name: render(root, t) for t in TRACKS}
     if run:
         with tempfile.TemporaryDirectory(prefix="firstapp-notebooks-") as tmp, \
-                local_stack(Path(tmp)) as env, environment(env):
+                local_stacks(Path(tmp)) as stacks:
             for name, nb in notebooks.items():
                 print(f"executing {name} ...", flush=True)
-                execute(nb, root / "notebooks")
+                env = stacks.env(track(name).backend)
+                with environment(env):
+                    execute(nb, root / "notebooks")
                 leaks = leaked_secrets(nb, [env["OS_PASSWORD"]])
                 if leaks:
                     raise RuntimeError(f"{name}: cells {leaks} show a secret; not written")

@@ -24,8 +24,13 @@ object_size: int = 16 * 1024
 # step-1-connect
 from swiftclient import client as swift
 
-from firstapp.cloud import control, faults, placement
+from firstapp.cloud import backends, control, faults, placement
 
+if backends.of(cloud_dir or None) == "ceph":
+    raise SystemExit("The local cloud in FIRSTAPP_CLOUD_DIR is a Ceph cloud: this page looks "
+                     "inside Swift's devices (notebooks/durability-under-the-hood-ceph.ipynb "
+                     "is Ceph's). Set cloud_dir in step 1 to a Swift cloud's data directory "
+                     "(`firstapp cloud start --backend swift --data-dir DIR`)")
 cloud = control.info(cloud_dir or None)
 if not cloud.running:
     raise SystemExit(f"The local cloud in {cloud.layout.root} is not running: start it with "

@@ -23,7 +23,7 @@ ROOT = project_root()
 NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
 
 SECRET_PATTERNS = [
-    re.compile(r"AUTH_(tk|ftk|zftk)[\w-]{8,}"),  # Swift tokens
+    re.compile(r"AUTH_(tk|ftk|zftk|rgwtk)[\w-]{8,}"),  # Swift's and Ceph RGW's tokens
     re.compile(r"X-Auth-Token:\s*\S+", re.I),  # a header dump with its value
     re.compile(r"OS_PASSWORD=\S+"),
     re.compile(r"""password\s*[=:]\s*['"][^'"]+['"]""", re.I),  # a literal password
@@ -136,8 +136,9 @@ def test_papermill_runs_notebook_from_the_repository_root(name, local_cloud, clo
     from firstapp.notebooks.kernel import IPCKernelManager
 
     track = build.track(name)
-    # a notebook that takes devices offline and restarts its cloud gets a cloud of its own
-    cloud = local_cloud if track.sdk else cloud_factory()
+    # a notebook that takes devices offline and restarts its cloud gets a cloud of its own,
+    # of the store it looks inside
+    cloud = local_cloud if track.sdk else cloud_factory(backend=track.backend)
     container = f"nb-{uuid.uuid4().hex[:8]}"
     output = tmp_path / f"{name}.ipynb"
     env = {**cloud.env(), "FRACTALS_ENDPOINT": fractals_app.endpoint}
