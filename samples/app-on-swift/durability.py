@@ -72,7 +72,7 @@ print(f"\n{len(objects)} objects in the container, {len(api)} fractals in the AP
 # step-5
 import hashlib
 
-from IPython.display import Image, display
+from IPython.display import Image
 
 first = records[0]["uuid"]
 served = requests.get(f"{endpoint}/fractal/{first}", timeout=30)
@@ -82,7 +82,7 @@ print("served by the app:", served.status_code, served.headers["Content-Type"],
 print("same bytes as the object:", served.content == stored)
 print("SHA-256 is the record's checksum:",
       hashlib.sha256(served.content).hexdigest() == records[0]["checksum"])
-display(Image(data=served.content))
+Image(data=served.content)  # a notebook shows the picture here
 
 # step-6
 app.stop()
