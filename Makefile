@@ -43,8 +43,9 @@ tutorial: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# the tests read the guide that `make docs` just built (tests/conftest.py: guide_html)
 test: setup lint docs
-	$(BIN)/python -m pytest
+	FIRSTAPP_GUIDE_HTML=$(CURDIR)/build/html $(BIN)/python -m pytest
 
 lab: setup
 	$(BIN)/python -m firstapp lab --via-make $(PORTS) -- $(LAB_ARGS)
