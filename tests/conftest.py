@@ -23,11 +23,16 @@ ONE_WORKER = {"tutorial_stack": "stack", "guide_html": "guide", "keystone_cloud"
 
 @pytest.hookimpl(tryfirst=True)  # before xdist names the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
+    """Mark the tests of the Keystone-mode cloud ``keystone`` (it runs on Swift whatever
+    FIRSTAPP_BACKEND says, so CI's Ceph pass leaves them out), and group the tests of each
+    costly session fixture for xdist."""
+    xdist = config.pluginmanager.hasplugin("xdist")
     for item in items:
-        used = [name for name in ONE_WORKER if name in getattr(item, "fixturenames", ())]
-        if used:
+        fixtures = getattr(item, "fixturenames", ())
+        if "keystone_cloud" in fixtures:
+            item.add_marker(pytest.mark.keystone)
+        used = [name for name in ONE_WORKER if name in fixtures]
+        if xdist and used:
             item.add_marker(pytest.mark.xdist_group(ONE_WORKER[used[0]]))
 
 
