@@ -44,9 +44,10 @@ lint: setup
 	$(BIN)/ruff check .
 
 # the tests read the guide that `make docs` just built (tests/conftest.py: guide_html), on
-# one pytest-xdist worker per core (tests that share a costly session fixture share a worker)
+# one pytest-xdist worker per core, a test file per worker (so the notebooks, run once per
+# session for tests/notebooks/test_notebooks.py, run on one worker only)
 test: setup lint docs
-	FIRSTAPP_GUIDE_HTML=$(CURDIR)/build/html $(BIN)/python -m pytest -n auto --dist loadgroup
+	FIRSTAPP_GUIDE_HTML=$(CURDIR)/build/html $(BIN)/python -m pytest -n auto --dist loadfile
 
 lab: setup
 	$(BIN)/python -m firstapp lab --via-make $(PORTS) -- $(LAB_ARGS)

@@ -15,25 +15,12 @@ from firstapp.paths import project_root
 
 pytest_plugins = ["firstapp.cloud.fixtures", "firstapp.fractals.fixtures"]
 
-#: Session fixtures too costly to start twice (fixture: group): with pytest-xdist (`make
-#: test` runs ``pytest -n auto --dist loadgroup``) the tests of a group run on one worker.
-ONE_WORKER = {"tutorial_stack": "stack", "guide_html": "guide", "keystone_cloud": "keystone",
-              "ceph_cloud": "ceph"}
 
-
-@pytest.hookimpl(tryfirst=True)  # before xdist names the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the tests of the Keystone-mode cloud ``keystone`` (it runs on Swift whatever
-    FIRSTAPP_BACKEND says, so CI's Ceph pass leaves them out), and group the tests of each
-    costly session fixture for xdist."""
-    xdist = config.pluginmanager.hasplugin("xdist")
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "keystone_cloud" in fixtures:
-            item.add_marker(pytest.mark.keystone)
-        used = [name for name in ONE_WORKER if name in fixtures]
-        if xdist and used:
-            item.add_marker(pytest.mark.xdist_group(ONE_WORKER[used[0]]))
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the tests of the Keystone-mode cloud ``keystone``: it runs on Swift whatever
+    FIRSTAPP_BACKEND says, so CI's Ceph pass leaves them out."""
+    if "keystone_cloud" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.keystone)
 
 
 @pytest.fixture(scope="session")
