@@ -17,7 +17,7 @@ PORTS = $(if $(CLOUD_PORT),--port $(CLOUD_PORT)) $(if $(FRACTALS_PORT),--fractal
 
 help:
 	@echo "make tutorial   set up, start the local cloud and Fractals app, run the tutorial, report"
-	@echo "make test       set up, then lint and run the whole test suite"
+	@echo "make test       set up, then lint, build the guide and run the test suite"
 	@echo "make lab        start the local cloud and Fractals app, then JupyterLab on build/lab/"
 	@echo "                (working copies of notebooks/); ports: CLOUD_PORT=N FRACTALS_PORT=N"
 	@echo "make notebooks  regenerate notebooks/ from samples/ and the narrative"
@@ -43,8 +43,11 @@ tutorial: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# the tests read the guide that `make docs` just built (tests/conftest.py: guide_html), on
+# one pytest-xdist worker per core, a test file per worker (so the notebooks, run once per
+# session for tests/notebooks/test_notebooks.py, run on one worker only)
 test: setup lint docs
-	$(BIN)/python -m pytest
+	FIRSTAPP_GUIDE_HTML=$(CURDIR)/build/html $(BIN)/python -m pytest -n auto --dist loadfile
 
 lab: setup
 	$(BIN)/python -m firstapp lab --via-make $(PORTS) -- $(LAB_ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -13,9 +14,38 @@ from firstapp.errors import FirstappError
 LOOPBACK = "127.0.0.1"
 
 
+#: Where :func:`free_port` looks: above the registered services most machines run, below
+#: the kernel's ephemeral range (Linux: 32768 and up).
+FREE_PORTS = range(20000, 32768)
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel gives outgoing connections (Linux's setting, else its default)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as settings:
+            low, high = map(int, settings.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
+    """A TCP port on 127.0.0.1 that nothing uses right now, outside the ephemeral range.
+
+    A server keeps its port across restarts; a port in the ephemeral range could be taken
+    meanwhile by any outgoing connection on the machine (the port is then "in use"), one
+    outside it only by another server.
+    """
+    ephemeral = ephemeral_ports()
+    candidates = [p for p in FREE_PORTS if p not in ephemeral]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # everything tried is taken: let the kernel choose
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
 

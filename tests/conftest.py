@@ -3,11 +3,24 @@ stack (``firstapp.stack``) is shared here."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from firstapp.paths import project_root
+
 pytest_plugins = ["firstapp.cloud.fixtures", "firstapp.fractals.fixtures"]
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the tests of the Keystone-mode cloud ``keystone``: it runs on Swift whatever
+    FIRSTAPP_BACKEND says, so CI's Ceph pass leaves them out."""
+    if "keystone_cloud" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.keystone)
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +32,28 @@ def tutorial_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
     with local_stack(tmp_path_factory.mktemp("stack")) as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def guide_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The HTML guide of this checkout, built once per session with warnings as errors.
+
+    ``make test`` builds it first (``make docs``: ``sphinx-build -W -n``, which fails on
+    any warning) and names the directory in ``FIRSTAPP_GUIDE_HTML``; a plain ``pytest``
+    builds it here, into a temporary directory, the same way.
+    """
+    built = os.environ.get("FIRSTAPP_GUIDE_HTML")
+    if built:
+        html = Path(built)
+        if not (html / "docs" / "durability.html").is_file():
+            pytest.fail(f"FIRSTAPP_GUIDE_HTML is {built}, which holds no built guide: run "
+                        "`make docs`", pytrace=False)
+        return html
+    root = project_root()
+    html = tmp_path_factory.mktemp("guide")
+    done = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-n", "--keep-going", "-q", "-b", "html",
+         str(root), str(html)], capture_output=True, text=True, cwd=root, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return html

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import psutil
+import pytest
 
 from firstapp import stack
 from firstapp.fractals.seed import seeded_fractals
@@ -23,6 +24,7 @@ from firstapp.steps import load
 ROOT = project_root()
 
 
+@pytest.mark.ci  # it runs every notebook and builds the guide again: CI runs it (pytest -m ci)
 def test_tutorial_runs_everything_and_stops_what_it_started(tmp_path):
     env = {**os.environ, "FIRSTAPP_DATA_DIR": str(tmp_path / "data")}
     build = tmp_path / "build"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -17,7 +15,6 @@ from selenium.webdriver.support.wait import WebDriverWait
 
 from firstapp.net import LOOPBACK
 
-ROOT = Path(__file__).resolve().parents[2]
 #: a line that only that SDK's code shows (each sample's connect step imports its SDK)
 IMPORTS = {
     "libcloud": "from libcloud.storage.providers import get_driver",
@@ -35,12 +32,10 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def guide(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The guide built from this checkout, served on loopback: (base URL, HTML directory)."""
-    html = tmp_path_factory.mktemp("guide")
-    done = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(ROOT),
-                           str(html)], capture_output=True, text=True, cwd=ROOT, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
+def guide(guide_html: Path) -> Iterator[tuple[str, Path]]:
+    """The guide built from this checkout (tests/conftest.py), served on loopback: (base URL,
+    HTML directory)."""
+    html = guide_html
     server = ThreadingHTTPServer((LOOPBACK, 0), partial(QuietHandler, directory=str(html)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import nbformat
+import pytest
 
 from firstapp.notebooks import build
 from firstapp.paths import project_root
@@ -17,6 +18,7 @@ from firstapp.paths import project_root
 ROOT = project_root()
 
 
+@pytest.mark.ci  # every notebook again: CI runs it (pytest -m ci), make test does not
 def test_strict_nbval_of_the_committed_notebooks_on_ceph():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OS_", "ST_", "FRACTALS_", "PYTEST_", "FIRSTAPP_CLOUD"))}

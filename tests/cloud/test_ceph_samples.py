@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from firstapp.cloud import ceph
 from firstapp.cloud.client import connection
 from firstapp.fractals import client
@@ -18,6 +20,7 @@ from tests.samples.helpers import DEFAULT_CONTAINER, SDKS, MiB, run_script, samp
 RUNS = 6
 
 
+@pytest.mark.ci  # eighteen runs of the samples, 64 MiB each: CI runs it (pytest -m ci)
 def test_three_samples_six_runs_in_a_row_never_fill_the_store(ceph_cloud, fractals_app,
                                                                 tmp_path):
     layout, settings = ceph_cloud.layout, ceph_cloud.settings

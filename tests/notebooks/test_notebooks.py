@@ -5,25 +5,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from firstapp import steps
+from firstapp import stack, steps
 from firstapp.notebooks import build
 from firstapp.paths import project_root
-from firstapp.stack import environment
+
+from .runs import as_built
 
 ROOT = project_root()
 NOTEBOOKS = [build.notebook_path(ROOT, t.name) for t in build.TRACKS]
 
 SECRET_PATTERNS = [
-    re.compile(r"AUTH_(tk|ftk|zftk|rgwtk)[\w-]{8,}"),  # Swift's and Ceph RGW's tokens
+    re.compile(r"AUTH_(tk|ftk|zftk)[\w-]{8,}"),  # Swift tokens
     re.compile(r"X-Auth-Token:\s*\S+", re.I),  # a header dump with its value
     re.compile(r"OS_PASSWORD=\S+"),
     re.compile(r"""password\s*[=:]\s*['"][^'"]+['"]""", re.I),  # a literal password
@@ -115,63 +114,82 @@ def test_committed_notebooks_hold_no_secrets():
             assert not pattern.search(text), f"{path.name}: matches {pattern.pattern}"
 
 
-def test_papermill_shows_the_parameters_types():
+def test_papermill_shows_the_parameters_types(monkeypatch):
+    """`papermill --help-notebook` on each notebook, through papermill's own command (click's
+    test runner: one process for the four)."""
+    from click.testing import CliRunner
+    from papermill.cli import papermill as papermill_command
+
+    monkeypatch.chdir(ROOT)
     for path in NOTEBOOKS:
-        done = subprocess.run(
-            [sys.executable, "-m", "papermill", "--help-notebook", str(path)],
-            capture_output=True, text=True, cwd=ROOT, timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert "Parameters inferred" in done.stdout, done.stdout
-        assert "Unknown type" not in done.stdout, f"{path.name}:\n{done.stdout}"
+        done = CliRunner().invoke(papermill_command, ["--help-notebook", str(path)])
+        assert done.exit_code == 0, done.output[-2000:]
+        assert "Parameters inferred" in done.output, done.output
+        assert "Unknown type" not in done.output, f"{path.name}:\n{done.output}"
 
 
 @pytest.mark.parametrize("name", [t.name for t in build.TRACKS])
-def test_papermill_runs_notebook_from_the_repository_root(name, local_cloud, cloud_factory,
-                                                          fractals_app, tmp_path):
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
+def test_papermill_runs_notebook_from_the_repository_root(name, notebook_runs):
+    """The session's papermill run of the notebook (tests/notebooks/conftest.py): from the
+    repository root, with parameters that win over what the environment says."""
     from firstapp.cloud.client import connection
-    from firstapp.notebooks.kernel import IPCKernelManager
 
-    track = build.track(name)
-    # a notebook that takes devices offline and restarts its cloud gets a cloud of its own,
-    # of the store it looks inside
-    cloud = local_cloud if track.sdk else cloud_factory(backend=track.backend)
-    container = f"nb-{uuid.uuid4().hex[:8]}"
-    output = tmp_path / f"{name}.ipynb"
-    env = {**cloud.env(), "FRACTALS_ENDPOINT": fractals_app.endpoint}
-    with environment(env):
-        try:
-            # run as `papermill notebooks/<name>.ipynb out.ipynb` runs it: in the current
-            # directory, here the repository root, not the notebook's own
-            papermill.execute_notebook(
-                str(build.notebook_path(ROOT, name)), str(output),
-                parameters={"container_name": container, "large_object_size": 3 << 20,
-                            "segment_size": 1 << 20},
-                cwd=str(ROOT), progress_bar=False, kernel_name="python3",
-                kernel_manager_class=IPCKernelManager,
-            )
-        except PapermillExecutionError as exc:
-            pytest.fail(f"{name}.ipynb: cell {exc.cell_index} failed: "
-                        f"{exc.ename}: {exc.evalue}")
-    nb = nbformat.read(output, as_version=4)
+    run = notebook_runs[name]
+    run.check()
+    nb = nbformat.read(run.output, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and container in injected[0].source
+    assert injected, "papermill injected no parameters"
+    for parameter, value in run.parameters.items():
+        assert re.search(rf"^{parameter} = {re.escape(json.dumps(value))}$", injected[0].source,
+                         re.M), injected[0].source
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
-    assert cloud.password not in outputs
-    if track.sdk:  # the SDK tracks back up every fractal, into the container they were given
-        assert f"Backed up {len(fractals_app.fractals)} fractals" in outputs
-        assert container in outputs
-    # every notebook cleans up after itself
-    conn = connection(cloud.auth_url, cloud.username, cloud.password)
-    assert container not in [c["name"] for c in conn.get_account()[1]]
+    assert run.env["OS_PASSWORD"] not in outputs
+    container = run.parameters["container_name"]
+    assert container in outputs  # the container it was given, not the environment's
+    if run.track.sdk:  # the SDK tracks back up every fractal, into the container they were given
+        assert f"Backed up {stack.FRACTALS} fractals" in outputs
+        assert run.decoys["TUTORIAL_CONTAINER"] not in outputs
+        size, segment = run.parameters["large_object_size"], run.parameters["segment_size"]
+        assert f"Uploaded {size} bytes as {size // segment} segments" in outputs
+    # every notebook cleans up after itself, and touched no container the environment named
+    conn = connection(run.env["OS_AUTH_URL"], run.env["OS_USERNAME"], run.env["OS_PASSWORD"])
+    names = [c["name"] for c in conn.get_account()[1]]
+    assert container not in names and not set(run.decoys.values()) & set(names)
 
 
+@pytest.mark.parametrize("name", [t.name for t in build.TRACKS])
+def test_a_run_shows_the_committed_outputs(name, notebook_runs):
+    """Strict comparison of the run with the committed notebook, cell by cell: every output
+    the same but for what the sanitizer lists (nbval's rule), and pictures byte for byte."""
+    from firstapp.notebooks.tidy import sanitized, sanitizer_patterns
+
+    nb = as_built(notebook_runs[name])
+    committed_cells = {c.id: c for c in committed(build.notebook_path(ROOT, name)).cells}
+    patterns = sanitizer_patterns()
+    differ = [(cell.metadata["firstapp"]["step"], sanitized(cell.outputs, patterns)[:3000],
+               sanitized(committed_cells[cell.id].outputs, patterns)[:3000])
+              for cell in nb.cells if cell.cell_type == "code"
+              and cell.outputs != committed_cells[cell.id].outputs]
+    assert not differ, "steps whose outputs differ (step, run, committed): " + repr(differ)
+
+
+@pytest.mark.parametrize("name", [t.name for t in build.TRACKS])
+def test_make_notebooks_twice_writes_the_same_bytes(name, notebook_runs):
+    """What a rebuild would write after the session's run of the notebook (``make notebooks``
+    renders, runs, tidies and settles; this test reads the run) is the committed file."""
+    nb = as_built(notebook_runs[name])
+    run = notebook_runs[name]
+    assert build.leaked_secrets(nb, [run.env["OS_PASSWORD"]]) == []
+    path = build.notebook_path(ROOT, name)
+    assert (nbformat.writes(nb) + "\n").encode() == path.read_bytes(), (
+        f"{path.name} would be rewritten by `make notebooks`")
+
+
+@pytest.mark.ci
 def test_pytest_nbval_passes_from_the_repository_root():
     """`pytest --nbval notebooks/` as nbval documents it: no stack started by hand, no
-    sanitizer flag, strict comparison of every output with the committed ones."""
+    sanitizer flag, strict comparison of every output with the committed ones. It runs every
+    notebook a second time, so it runs in CI (`.ci/run`: `pytest -m ci`), not in `make test`."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OS_", "ST_", "FRACTALS_", "PYTEST_"))}
     done = subprocess.run(
@@ -181,16 +199,6 @@ def test_pytest_nbval_passes_from_the_repository_root():
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     cells = sum(len(code_cells(path)) for path in NOTEBOOKS)
     assert re.search(rf"\b{cells} passed", done.stdout), done.stdout[-2000:]
-
-
-def test_make_notebooks_twice_writes_the_same_bytes(tmp_path):
-    """A rebuild over the committed notebooks runs them all again and changes nothing."""
-    for path in NOTEBOOKS:
-        shutil.copy(path, tmp_path / path.name)
-    written = build.build(ROOT, output_dir=tmp_path)
-    assert written == [], f"rewritten: {[p.name for p in written]}"
-    for path in NOTEBOOKS:
-        assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_builder_rejects_a_step_missing_from_the_narrative(tmp_path):
