@@ -16,8 +16,10 @@ shows it or not, and one the store does not have is reported missing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -184,10 +186,11 @@ def _not_named_by_a_uuid(conn: swift.Connection, container: str, name: str) -> R
 
 def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], container: str,
                    name: str, existing: str | None, created: datetime, *,
-                   expected: Entry | None = None) -> Result:
+                   expected: Entry | None = None,
+                   db_lock: threading.Lock | None = None) -> Result:
     """Restore one object; ``existing`` is the database's checksum for this uuid, if any,
-    ``expected`` the manifest's entry for it. :class:`StoreUnavailable` is raised (the run
-    stops)."""
+    ``expected`` the manifest's entry for it; ``db_lock``, when given, is held while the
+    record is written. :class:`StoreUnavailable` is raised (the run stops)."""
     downloaded = 0
     try:
         if canonical_uuid(name) is None:
@@ -202,7 +205,8 @@ def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], cont
         else:
             record, image = _download(conn, container, name, expected)
             downloaded = len(image)
-            status = _insert(sessions, record, image, created)
+            with db_lock or contextlib.nullcontext():
+                status = _insert(sessions, record, image, created)
         if status == Status.CONFLICT:
             return Result(name, status, downloaded, message=(
                 f"the database already holds a fractal {name} that differs from the "
@@ -348,10 +352,14 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
                 "is it a Fractals app database? (--db a new file creates one)"
             ) from None
 
+        # one writer at a time: SQLite would make the others wait in its busy handler,
+        # which sleeps up to 100 ms a try
+        db_lock = threading.Lock()
+
         def task(name: str) -> Result:
             thread_conn, _ = resources.get()
             return restore_object(thread_conn, sessions, container, name, existing.get(name),
-                                  created, expected=manifest.get(name))
+                                  created, expected=manifest.get(name), db_lock=db_lock)
 
         stopped = run_pool(names, task, workers, report.add, desc="restoring", unit="object",
                            progress=progress)
