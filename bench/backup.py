@@ -43,6 +43,7 @@ import psutil
 import requests
 
 from firstapp.cloud import backends, config
+from firstapp.cloud.client import authenticate
 from firstapp.fractals import client
 from firstapp.fractals.backup import (
     BackupReport,
@@ -182,7 +183,7 @@ def bench_store(store: Store, endpoint: str, images: dict[str, bytes], image_dir
                 tmp: Path, workers: int) -> dict[str, Timed]:
     count, cloud = len(images), store.cloud
     factory = connector(SwiftCredentials(cloud.auth_url, cloud.username, cloud.password))
-    storage_url, token = cloud.sign_in()
+    storage_url, token = authenticate(cloud.auth_url, cloud.username, cloud.password)
     print(f"\n{store.name}:", flush=True)
     runs: dict[str, Timed] = {}
     runs["ceiling"] = store.measure(f"ceiling ({CEILING_THREADS} threads of PUTs)", count,
