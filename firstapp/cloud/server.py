@@ -93,6 +93,7 @@ def serve_apps(layout, sockets: dict) -> list:
 
 
 def serve(layout, port: int, workers: int = 1) -> None:
+    """Listen, configure Swift, serve with ``workers`` processes in all; return never."""
     settings = prepare(layout)
 
     import eventlet
