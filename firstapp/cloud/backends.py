@@ -48,22 +48,26 @@ def _module(data_dir, backend: str | None = None):
 def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = None,
           devices: int | None = None, replicas: int | None = None,
           backend: str | None = None, auth: str | None = None,
-          keystone_port: int | None = None):
+          keystone_port: int | None = None, workers: int | None = None):
     """Start the cloud in ``data_dir`` with its backend (new ones: ``backend`` or the
     default); return it and whether it was started now. ``auth`` and ``keystone_port``
-    are the Swift backend's (Keystone v3 sign-in)."""
+    (Keystone v3 sign-in) and ``workers`` (processes serving Swift) are the Swift
+    backend's."""
     module = _module(data_dir, backend)
     if module is ceph:
         if auth not in (None, "v1"):
             raise FirstappError(f"--auth {auth} works with --backend swift only; the Ceph "
                                 "backend signs users in with Swift's v1 auth")
+        if workers is not None:
+            raise FirstappError("--workers works with --backend swift only; the Ceph "
+                                "backend runs one RADOS Gateway")
         for name, wanted in (("devices", devices), ("replicas", replicas)):
             if wanted is not None and wanted != 3:
                 raise FirstappError(f"the Ceph backend runs 3 OSDs keeping 3 copies: "
                                     f"--{name} {wanted} works with --backend swift only")
         return ceph.start(data_dir, port)
     return control.start(data_dir, port, devices, replicas, auth=auth,
-                         keystone_port=keystone_port)
+                         keystone_port=keystone_port, workers=workers)
 
 
 def stop(data_dir: str | os.PathLike[str] | None = None) -> bool:

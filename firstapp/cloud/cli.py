@@ -50,6 +50,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             ".venv-keystone on first use)")
     start.add_argument("--keystone-port", type=port_number,
                        help="Keystone's port with --auth keystone (default 5000)")
+    start.add_argument("--workers", metavar="N",
+                       help="processes serving Swift, 1 to "
+                            f"{config.MAX_WORKERS} (default {config.DEFAULT_WORKERS}, one per "
+                            "core of a 2-core machine); kept for later starts")
     command("stop", _stop, "stop the store started by `firstapp cloud start`")
     command("status", _status, "say whether the store runs, where, and what it holds")
     command("env", _env, "print shell exports of OS_* settings for the running store")
@@ -58,13 +62,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    workers = None if args.workers is None else config.parse_workers(args.workers)
     cloud, started = backends.start(args.data_dir, args.port, args.devices, args.replicas,
                                     args.backend, auth=args.auth,
-                                    keystone_port=args.keystone_port)
+                                    keystone_port=args.keystone_port, workers=workers)
     verb = "started" if started else "already running (nothing started)"
     print(f"local cloud {verb}: {cloud.auth_url} (pid {cloud.pid}, data in {cloud.layout.root})")
     if not started and args.port is not None and args.port != cloud.port:
         print(f"note: it keeps port {cloud.port}; to move it to {args.port}, "
+              f"`firstapp cloud stop{_data_dir_flag(args)}` first")
+    running = getattr(cloud.settings, "workers", None)
+    if not started and workers is not None and workers != running:
+        print(f"note: it keeps its {running} worker(s); for {workers}, "
               f"`firstapp cloud stop{_data_dir_flag(args)}` first")
     print(f'connect with: eval "$(firstapp cloud env{_data_dir_flag(args)})"')
     return 0
@@ -85,6 +94,10 @@ def _status(args: argparse.Namespace) -> int:
     print(f"storage url: {report['storage_url']}")
     print(f"devices:     {len(report['devices'])} ({', '.join(report['devices'])})")
     print(f"replicas:    {report['replicas']}")
+    if "workers" in report:
+        serving = report.get("serving_pids")
+        print(f"workers:     {report['workers']}" + (
+            f" (serving: pid {', '.join(map(str, serving))})" if serving else ""))
     if report["running"]:
         print(f"containers:  {report['containers']}")
         print(f"objects:     {report['objects']}")

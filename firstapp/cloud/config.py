@@ -32,6 +32,10 @@ MAX_DEVICES = 64  # a laptop's store; also bounds the directories a typo could c
 #: Free space the store keeps: below it, writes are refused with 507 (Swift's own default).
 DEFAULT_RESERVE = "1%"
 AUTH_MODES = ("v1", "keystone")
+#: Processes serving Swift (see :mod:`firstapp.cloud.server`): one per core of a 2-core
+#: machine, the fastest there (docs/benchmarks.md); more only add memory.
+DEFAULT_WORKERS = 2
+MAX_WORKERS = 16  # each worker holds all of Swift's servers: about 60 MB
 
 PROXY_PIPELINE = (
     "catch_errors gatekeeper healthcheck proxy-logging listing_formats bulk tempurl "
@@ -57,9 +61,12 @@ class Settings:
     #: how users sign in: Swift's v1 tempauth, or Keystone v3 (:mod:`firstapp.cloud.keystone`)
     auth: str = "v1"
     keystone_port: int | None = None
+    #: processes serving Swift (``--workers``); kept across restarts
+    workers: int = DEFAULT_WORKERS
 
     def __post_init__(self) -> None:
         check(self.port, self.devices, self.replicas)
+        check_workers(self.workers)
         parse_reserve(self.fallocate_reserve)
         if self.auth not in AUTH_MODES:
             raise FirstappError(f"auth must be one of {', '.join(AUTH_MODES)}, not "
@@ -81,6 +88,28 @@ def check(port: int | None, devices: int | None, replicas: int | None) -> None:
     if replicas is not None and devices is not None and replicas > devices:
         raise FirstappError(f"{replicas} replicas need at least {replicas} devices, "
                             f"got {devices}: every copy lives on a device of its own")
+
+
+def check_workers(workers: int | None) -> None:
+    """Refuse a number of worker processes outside 1 to MAX_WORKERS, in one line."""
+    if workers is None:
+        return
+    if not isinstance(workers, int) or isinstance(workers, bool):
+        raise FirstappError(f"workers must be a whole number, not {workers!r}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise FirstappError(f"workers must be from 1 to {MAX_WORKERS}, not {workers}")
+
+
+def parse_workers(text: str) -> int:
+    """A ``--workers`` value: a whole number from 1 to MAX_WORKERS, else one clear line."""
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= MAX_WORKERS:
+        raise FirstappError(f"--workers must be a whole number from 1 to {MAX_WORKERS}, "
+                            f"not {text!r}")
+    return workers
 
 
 def parse_reserve(text: str) -> tuple[float, bool]:

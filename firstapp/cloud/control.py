@@ -27,6 +27,7 @@ DEFAULT_PORT = config.DEFAULT_PORT
 START_TIMEOUT = 60.0
 LOCK_FILE = ".lock"
 SERVER_MODULE = "firstapp.cloud.server"
+WORKER_MODULE = "firstapp.cloud.workers"
 # What a cloud's data directory holds: anything else means it is somebody else's directory.
 CLOUD_FILES = {LOCK_FILE, "etc", "devices", "recon", "offline", "cloud.pid", "cloud.log",
                "keystone",
@@ -139,19 +140,23 @@ def start(
     timeout: float = START_TIMEOUT,
     auth: str | None = None,
     keystone_port: int | None = None,
+    workers: int | None = None,
 ) -> tuple[CloudInfo, bool]:
     """Start the cloud (creating it on first use); return it and whether it was started now.
 
     A cloud that already runs is left alone and returned with ``False``. ``auth`` is
     ``"v1"`` (the default) or ``"keystone"``, fixed when the cloud is created.
+    ``workers`` is the number of processes serving Swift (default: the last start's, else
+    config.DEFAULT_WORKERS), kept for later starts.
     """
     layout = Layout.at(data_dir)
     config.check(port, devices, replicas)
     config.check(keystone_port, None, None)
+    config.check_workers(workers)
     check_data_dir(layout)
     _refuse_foreign_directory(layout)
     with locked(layout):
-        return _start(layout, port, devices, replicas, timeout, auth, keystone_port)
+        return _start(layout, port, devices, replicas, timeout, auth, keystone_port, workers)
 
 
 def check_data_dir(layout: Layout) -> None:
@@ -204,7 +209,8 @@ def locked(layout: Layout) -> Iterator[None]:
 
 def _start(layout: Layout, port: int | None, devices: int | None, replicas: int | None,
            timeout: float, auth: str | None = None,
-           keystone_port: int | None = None) -> tuple[CloudInfo, bool]:
+           keystone_port: int | None = None,
+           workers: int | None = None) -> tuple[CloudInfo, bool]:
     existing = config.exists(layout)
     if existing:
         settings = config.load_settings(layout)
@@ -224,11 +230,14 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
             settings = dataclasses.replace(settings, port=port)  # saved once it listens there
         if keystone_port is not None and settings.auth == "keystone":
             settings = dataclasses.replace(settings, keystone_port=keystone_port)
+        if workers is not None:
+            settings = dataclasses.replace(settings, workers=workers)
     else:
         devices = config.DEFAULT_DEVICES if devices is None else devices
         replicas = min(3, devices) if replicas is None else replicas
         config.check(port, devices, replicas)
-        settings = config.Settings(port or DEFAULT_PORT, devices, replicas, auth=auth or "v1")
+        settings = config.Settings(port or DEFAULT_PORT, devices, replicas, auth=auth or "v1",
+                                   workers=workers or config.DEFAULT_WORKERS)
         if settings.auth == "keystone":
             settings = dataclasses.replace(
                 settings, keystone_port=keystone_port or keystone.DEFAULT_PORT)
@@ -243,7 +252,7 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
         identity = keystone.start(layout, settings.keystone_port, settings.port,
                                   config.USER, credentials.password, config.ACCOUNT)
     layout.ports_file.unlink(missing_ok=True)  # the new server writes its own
-    proc = _spawn(layout, settings.port)
+    proc = _spawn(layout, settings.port, settings.workers)
     cloud = CloudInfo(layout, settings, credentials, proc.pid, identity)
     _wait_ready(cloud, proc, timeout)
     try:
@@ -289,10 +298,30 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
             if not wait_until(lambda: not alive(pid), timeout):
                 os.kill(pid, signal.SIGKILL)
                 wait_until(lambda: not alive(pid), 5.0)
+        _stop_workers(layout)
         layout.pid_file.unlink(missing_ok=True)
         layout.ports_file.unlink(missing_ok=True)
         keystone.stop(layout)
     return True
+
+
+def _stop_workers(layout: Layout) -> None:
+    """Kill any worker process the server left behind (the server stops its workers
+    itself; this only matters when it had to be killed)."""
+    for pid in _find_processes(layout, WORKER_MODULE):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda pid=pid: not alive(pid), 5.0)
+
+
+def worker_pids(layout: Layout) -> list[int]:
+    """The pids of the running server's extra worker processes (from its ``ports.json``)."""
+    try:
+        pids = layout.read_json(layout.ports_file).get("worker_pids", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [pid for pid in pids if isinstance(pid, int) and pid > 0 and alive(pid)
+            and _is_process_of(pid, layout, WORKER_MODULE)]
 
 
 def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
@@ -307,12 +336,14 @@ def status(data_dir: str | os.PathLike[str] | None = None) -> dict:
         "storage_url": cloud.storage_url,
         "devices": cloud.layout.device_names(),
         "replicas": cloud.settings.replicas,
+        "workers": cloud.settings.workers,
     }
     if cloud.running:
         if cloud.identity and keystone.running_pid(cloud.layout) is None:
             raise FirstappError(f"the local cloud's Swift runs, but its Keystone does not "
                                 f"(see {keystone.log_file(cloud.layout)}); {START_HINT} "
                                 "again to restart Keystone")
+        report["serving_pids"] = [cloud.pid, *worker_pids(cloud.layout)]
         report.update(usage(cloud))
     return report
 
@@ -329,10 +360,10 @@ def usage(cloud: CloudInfo) -> dict[str, int]:
     return totals
 
 
-def _spawn(layout: Layout, port: int) -> subprocess.Popen:
+def _spawn(layout: Layout, port: int, workers: int) -> subprocess.Popen:
     with open(layout.log_file, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "firstapp.cloud.server", str(layout.root), str(port)],
+            [sys.executable, "-m", SERVER_MODULE, str(layout.root), str(port), str(workers)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the terminal's Ctrl-C and the CLI's exit
             env=server_env(),
@@ -409,18 +440,23 @@ def _read_pid(path: Path) -> int | None:
     return pid if isinstance(pid, int) and pid > 0 else None
 
 
-def _is_server_command(args: list[str], layout: Layout) -> bool:
-    """``python -m firstapp.cloud.server DATA_DIR PORT`` for this data directory."""
+def _is_server_command(args: list[str], layout: Layout, module: str = SERVER_MODULE) -> bool:
+    """``python -m firstapp.cloud.server DATA_DIR PORT WORKERS`` (or another ``module``)
+    for this data directory."""
     try:
-        at = args.index(SERVER_MODULE)
+        at = args.index(module)
     except ValueError:
         return False
     return args[at + 1:at + 2] == [str(layout.root)]
 
 
-def _is_our_server(pid: int, layout: Layout) -> bool:
+def _is_process_of(pid: int, layout: Layout, module: str) -> bool:
     args = _command_line(pid)
-    return args is not None and _is_server_command(args, layout)
+    return args is not None and _is_server_command(args, layout, module)
+
+
+def _is_our_server(pid: int, layout: Layout) -> bool:
+    return _is_process_of(pid, layout, SERVER_MODULE)
 
 
 def _command_line(pid: int) -> list[str] | None:
@@ -440,19 +476,23 @@ def _command_line(pid: int) -> list[str] | None:
 
 def _find_server(layout: Layout) -> int | None:
     """Search every process for this cloud's server (it is named by its data directory)."""
+    return next(iter(_find_processes(layout, SERVER_MODULE)), None)
+
+
+def _find_processes(layout: Layout, module: str) -> list[int]:
+    """Every process running ``module`` for this data directory."""
     if Path("/proc/self/cmdline").exists():
         pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
-        for pid in pids:
-            if pid != os.getpid() and _is_our_server(pid, layout):
-                return pid
-        return None
+        return [pid for pid in pids
+                if pid != os.getpid() and _is_process_of(pid, layout, module)]
     done = subprocess.run(["ps", "-ax", "-ww", "-o", "pid=,command="],
                           capture_output=True, text=True, check=False)
+    found = []
     for line in done.stdout.splitlines():
         pid, *args = line.split()
-        if _is_server_command(args, layout):
-            return int(pid)
-    return None
+        if _is_server_command(args, layout, module):
+            found.append(int(pid))
+    return found
 
 
 def _last_line(path: Path) -> str:

@@ -1,8 +1,13 @@
-"""The local cloud's server process: proxy, account, container and object servers in one
-eventlet process, the way Swift's own in-process test cluster runs.
+"""The local cloud's server process: Swift's proxy, account, container and object servers,
+eventlet WSGI servers as in Swift's own in-process test cluster, in one process or more.
 
-Started by ``firstapp cloud start`` as ``python -m firstapp.cloud.server DATA_DIR PORT``.
-It monkey-patches the interpreter, so it always runs as a process of its own.
+Started by ``firstapp cloud start`` as ``python -m firstapp.cloud.server DATA_DIR PORT
+WORKERS``. This process opens every listening socket (127.0.0.1 only), writes Swift's
+configuration for their ports and serves all four servers. With WORKERS above 1 it then
+starts WORKERS - 1 more processes (:mod:`firstapp.cloud.workers`) that inherit the
+sockets and serve the same servers: the kernel hands each new connection to whichever
+process accepts it first, so every core takes a share. It monkey-patches the
+interpreter, so it always runs as a process of its own.
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PORT_TAKEN = 98  # exit status when the proxy port is already in use (errno EADDRINUSE)
 SETTLE_DELAY = 3.0  # s after start before the updaters begin: leave the CPU to the first requests
+WORKER_MODULE = "firstapp.cloud.workers"
+BACKLOG = 1024  # connections the kernel queues per socket (eventlet's default: 50)
+WORKER_READY = b"ready\n"  # what a worker prints once it serves
+WORKER_STOP_TIMEOUT = 5.0  # s a worker gets to finish after SIGTERM before it is killed
 
 
 class _LogFileHandler(logging.StreamHandler):
@@ -38,20 +48,17 @@ def _quiet_shared_options(record: logging.LogRecord) -> bool:
     return "is not known to keystonemiddleware" not in record.getMessage()
 
 
-def serve(layout, port: int) -> None:
+def prepare(layout):
+    """Monkey-patch this process for Swift and set what Swift's own servers would set;
+    return the cloud's settings."""
     from swift.common import utils
 
     utils.monkey_patch()
     utils.set_swift_dir(str(layout.etc))
 
-    import eventlet
-    import eventlet.wsgi
     from swift.common.utils import logs
-    from swift.common.wsgi import SwiftHttpProtocol, loadapp
 
     from firstapp.cloud import config
-    from firstapp.cloud.layout import SERVICES, write_private
-    from firstapp.net import LOOPBACK
 
     settings = config.load_settings(layout)
     # Swift's own servers set this global from fallocate_reserve in run_wsgi, which the
@@ -61,21 +68,16 @@ def serve(layout, port: int) -> None:
     logs.ThreadSafeSysLogHandler = _LogFileHandler
     logging.getLogger().addFilter(_quiet_missing_cache)
     logging.getLogger("keystonemiddleware._common.config").addFilter(_quiet_shared_options)
-    # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
-    # listen on the same port and take half of the requests: ask for the port alone.
-    try:
-        sockets = {"proxy": eventlet.listen((LOOPBACK, port), reuse_port=False)}
-    except OSError as exc:
-        print(f"cannot listen on {LOOPBACK}:{port}: {exc}", file=sys.stderr, flush=True)
-        raise SystemExit(PORT_TAKEN if exc.errno == errno.EADDRINUSE else 1) from exc
-    # The backend servers take any free port; the rings are pointed at them.
-    for service in SERVICES:
-        sockets[service] = eventlet.listen((LOOPBACK, 0), reuse_port=False)
-    ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
-    config.write_server_configs(layout, ports, settings.fallocate_reserve,
-                                settings.replicas, settings.keystone_port
-                                if settings.auth == "keystone" else None)
-    config.point_rings_at(layout, ports)
+    return settings
+
+
+def serve_apps(layout, sockets: dict) -> list:
+    """Load each named server's WSGI app and serve it on its listening socket; return the
+    green threads."""
+    import eventlet
+    import eventlet.wsgi
+    from swift.common import utils
+    from swift.common.wsgi import SwiftHttpProtocol, loadapp
 
     threads = []
     for name, sock in sockets.items():
@@ -87,14 +89,100 @@ def serve(layout, port: int) -> None:
                 socket_timeout=60, custom_pool=eventlet.GreenPool(1024),
             )
         )
-    # the server's own record of itself: `stop` finds it by this even if cloud.pid is damaged
-    write_private(layout.ports_file, json.dumps({**ports, "pid": os.getpid()}))
+    return threads
+
+
+def serve(layout, port: int, workers: int = 1) -> None:
+    """Listen, configure Swift, serve with ``workers`` processes in all; return never."""
+    settings = prepare(layout)
+
+    import eventlet
+
+    from firstapp.cloud import config
+    from firstapp.cloud.layout import SERVICES, write_private
+    from firstapp.net import LOOPBACK
+
+    # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
+    # listen on the same port and take half of the requests: ask for the port alone.
+    try:
+        sockets = {"proxy": eventlet.listen((LOOPBACK, port), backlog=BACKLOG,
+                                            reuse_port=False)}
+    except OSError as exc:
+        print(f"cannot listen on {LOOPBACK}:{port}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(PORT_TAKEN if exc.errno == errno.EADDRINUSE else 1) from exc
+    # The backend servers take any free port; the rings are pointed at them.
+    for service in SERVICES:
+        sockets[service] = eventlet.listen((LOOPBACK, 0), backlog=BACKLOG, reuse_port=False)
+    ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
+    config.write_server_configs(layout, ports, settings.fallocate_reserve,
+                                settings.replicas, settings.keystone_port
+                                if settings.auth == "keystone" else None)
+    config.point_rings_at(layout, ports)
+
     children: list[subprocess.Popen] = []
     signal.signal(signal.SIGTERM, lambda *_: _exit(children, "stopped"))
+    # the workers load Swift while this process does
+    extra = [_start_worker(layout, sockets) for _ in range(workers - 1)]
+    children.extend(extra)
+    threads = serve_apps(layout, sockets)
+    _wait_for_workers(extra, children)
+    # the server's own record of itself: `stop` finds it by this even if cloud.pid is
+    # damaged, and `start` waits for it: every process serves by now
+    write_private(layout.ports_file, json.dumps(
+        {**ports, "pid": os.getpid(), "worker_pids": [child.pid for child in extra]}))
     eventlet.spawn_after(SETTLE_DELAY, _start_settler, layout, children)
     eventlet.spawn(_exit_when_removed, layout, children)
+    eventlet.spawn(_watch_workers, extra, children)
     for thread in threads:
         thread.wait()
+
+
+def _start_worker(layout, sockets: dict) -> subprocess.Popen:
+    """A worker process serving ``sockets`` (inherited: same ports, shared accepts)."""
+    fds = {name: sock.fileno() for name, sock in sockets.items()}
+    return subprocess.Popen(
+        [sys.executable, "-m", WORKER_MODULE, str(layout.root),
+         *(f"{name}={fd}" for name, fd in fds.items())],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=sys.stderr,
+        pass_fds=tuple(fds.values()),
+    )
+
+
+def _wait_for_workers(workers: list[subprocess.Popen], children: list[subprocess.Popen],
+                      timeout: float = 60.0) -> None:
+    """Wait until each worker says it serves (a line on its stdout); a worker that fails
+    to start stops the cloud, which ``firstapp cloud start`` then reports."""
+    from eventlet import patcher
+
+    select = patcher.original("select").select
+    deadline = time.monotonic() + timeout
+    for worker in workers:
+        ready, _, _ = select([worker.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        said = os.read(worker.stdout.fileno(), 64) if ready else b""
+        worker.stdout.close()
+        if said != WORKER_READY:
+            code = worker.poll()
+            why = f"exited with status {code}" if code is not None else \
+                f"did not start within {timeout:g} s"
+            print(f"worker process {worker.pid} {why}", file=sys.stderr, flush=True)
+            for child in children:
+                child.kill()
+            os._exit(1)
+
+
+def _watch_workers(workers: list[subprocess.Popen], children: list[subprocess.Popen],
+                   interval: float = 1.0) -> None:
+    """A worker that dies takes the cloud down with it, saying so: a cloud serving with
+    fewer processes than it shows would be a silent surprise."""
+    import eventlet
+
+    while True:
+        for worker in workers:
+            code = worker.poll()
+            if code is not None:
+                _exit(children, f"stopped: its worker process {worker.pid} exited with "
+                                f"status {code}")
+        eventlet.sleep(interval)
 
 
 def _start_settler(layout, children: list[subprocess.Popen]) -> None:
@@ -106,8 +194,22 @@ def _start_settler(layout, children: list[subprocess.Popen]) -> None:
 
 
 def _exit(children: list[subprocess.Popen], why: str) -> None:
+    """Stop the child processes (killed if they outstay WORKER_STOP_TIMEOUT), then exit.
+
+    Runs in a signal handler too, so it waits with the unpatched ``time.sleep``."""
+    from eventlet import patcher
+
+    sleep = patcher.original("time").sleep
     for child in children:
-        child.terminate()
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + WORKER_STOP_TIMEOUT
+    running = list(children)
+    while running and time.monotonic() < deadline:
+        sleep(0.01)
+        running = [child for child in running if child.poll() is None]
+    for child in running:
+        child.kill()
     print(f"local cloud {why}", file=sys.stderr, flush=True)
     os._exit(0)
 
@@ -125,8 +227,8 @@ def _exit_when_removed(layout, children: list[subprocess.Popen], interval: float
 def main(argv: list[str]) -> None:
     from firstapp.cloud.layout import Layout
 
-    data_dir, port = argv
-    serve(Layout(Path(data_dir)), int(port))
+    data_dir, port, *rest = argv
+    serve(Layout(Path(data_dir)), int(port), int(rest[0]) if rest else 1)
 
 
 if __name__ == "__main__":

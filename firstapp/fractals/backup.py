@@ -12,8 +12,10 @@ How the copy stays trustworthy:
   size checked against the app's record *before* anything is sent; then the bytes are
   PUT with their MD5 as the expected ETag, so Swift refuses a body that arrives
   damaged, and a PUT that gets "try again" can be sent again.
-- At the end every object written is checked again (HEAD: its ETag is the MD5 of the
-  bytes sent), then a manifest object (:data:`~firstapp.fractals.transfer.MANIFEST_NAME`)
+- At the end every object written is checked again: the container listing (one request)
+  must show it with the MD5 of the bytes sent as its ETag, and their size; an object it
+  does not show so yet (listings can lag) gets a HEAD of its own. Then a manifest object
+  (:data:`~firstapp.fractals.transfer.MANIFEST_NAME`)
   records each uuid with its SHA-256, MD5 and size, so a restore knows what complete is.
 - A re-run skips a fractal only when the stored object's ETag is the MD5 of the app's
   current image: proven by the container listing plus the manifest (the ETag equals the
@@ -60,6 +62,7 @@ from firstapp.fractals.transfer import (
     check_timeout,
     check_workers,
     describe,
+    list_objects,
     manifest_bytes,
     prepare_container,
     read_manifest,
@@ -208,6 +211,18 @@ def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
         return Outcome(Result(uuid, Status.FAILED, message=str(exc)))
     except (swift.ClientException, requests.RequestException, OSError) as exc:
         return Outcome(Result(uuid, Status.FAILED, message=f"uploading failed: {describe(exc)}"))
+
+
+def listed_as_written(conn: swift.Connection, container: str,
+                      written: Mapping[str, Entry]) -> set[str]:
+    """The uuids of ``written`` that one container listing shows with the MD5 and size of
+    the bytes sent; the others need a HEAD each (:func:`check_stored`)."""
+    try:
+        listing = list_objects(conn, container)
+    except swift.ClientException:  # the container is gone: each HEAD will say so
+        return set()
+    return {uuid for uuid, entry in written.items()
+            if listing.get(uuid) == Listed(entry.md5, entry.size)}
 
 
 def check_stored(conn: swift.Connection, container: str, uuid: str, entry: Entry) -> str | None:
@@ -414,9 +429,18 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
     try:
         stopped = run_pool(todo, task, workers, report.add, desc="backing up", unit="fractal",
                            progress=progress)
+        confirmed: set[str] = set()
         if stopped is None and written:
-            stopped = run_pool(sorted(written), check, workers, checked, desc="checking",
-                               unit="object", progress=progress)
+            conn = conn_factory()
+            try:
+                confirmed = listed_as_written(conn, container, written)
+            except FirstappError as exc:
+                confirmed, stopped = set(), exc
+            finally:
+                conn.close()
+        if stopped is None and set(written) - confirmed:
+            stopped = run_pool(sorted(set(written) - confirmed), check, workers, checked,
+                               desc="checking", unit="object", progress=progress)
         if stopped is None:
             current = {r["uuid"] for r in todo}
             entries = {**{uuid: entry for uuid, entry in known.items()  # still there, as was

@@ -184,8 +184,8 @@ def _add_image_store(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_transfer(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=8,
-                        help="concurrent transfers, one connection each (default: 8)")
+    parser.add_argument("--workers", type=int, default=16,
+                        help="concurrent transfers, one connection each (default: 16)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="longest wait for any answer from the store or the app; a store "
                         "that does not answer in time stops the run (default: 30)")

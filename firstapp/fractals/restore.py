@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,6 +169,68 @@ def _insert(sessions: sessionmaker[Session], record: dict[str, Any], image: byte
     return Status.RESTORED
 
 
+@dataclass
+class _Waiting:
+    record: dict[str, Any]
+    image: bytes
+    status: Status | None = None
+    error: BaseException | None = None
+
+
+class GroupWriter:
+    """Inserts records for many threads, one writer at a time, each write a single
+    transaction for every record queued meanwhile (group commit): SQLite then syncs its
+    log once per group instead of once per fractal, and no thread waits in its busy
+    handler. A group that fails as a whole is written again one record at a time, so
+    each record gets its own outcome (:func:`_insert`)."""
+
+    def __init__(self, sessions: sessionmaker[Session], created: datetime) -> None:
+        self._sessions, self._created = sessions, created
+        self._writing, self._queue_lock = threading.Lock(), threading.Lock()
+        self._queue: list[_Waiting] = []
+
+    def insert(self, record: dict[str, Any], image: bytes | None) -> Status:
+        """RESTORED, SKIPPED or CONFLICT, as :func:`_insert`; raises what it raises."""
+        mine = _Waiting(record, image)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self._writing:
+            if mine.status is None and mine.error is None:  # not written by another yet
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                self._write(group)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.status is not None
+        return mine.status
+
+    def _write(self, group: list[_Waiting]) -> None:
+        try:
+            with self._sessions.begin() as session:
+                statuses = []
+                for item in group:
+                    current = session.get(Fractal, item.record["uuid"])
+                    if current is not None:
+                        statuses.append(Status.SKIPPED if current.checksum ==
+                                        item.record["checksum"] else Status.CONFLICT)
+                        continue
+                    session.add(Fractal(**{**item.record, "created_at":
+                                           item.record["created_at"] or self._created},
+                                        status=READY, image=item.image))
+                    session.flush()  # a duplicate uuid in the group fails here, not later
+                    statuses.append(Status.RESTORED)
+        except SQLAlchemyError:
+            for item in group:  # one at a time: each record gets its own outcome
+                try:
+                    item.status = _insert(self._sessions, item.record, item.image,
+                                          self._created)
+                except SQLAlchemyError as exc:
+                    item.error = exc
+            return
+        for item, status in zip(group, statuses, strict=True):
+            item.status = status
+
+
 def _not_named_by_a_uuid(conn: swift.Connection, container: str, name: str) -> Result:
     """An object whose name is not a canonical uuid: ignored unless it claims to be a
     backup (checksum metadata), then refused, saying why."""
@@ -208,11 +271,12 @@ def copy_into_store(conn: swift.Connection, container: str, name: str, image: by
 
 def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], container: str,
                    name: str, existing: str | None, created: datetime, *,
-                   expected: Entry | None = None, store: str | None = None) -> Result:
+                   expected: Entry | None = None, store: str | None = None,
+                   writer: GroupWriter | None = None) -> Result:
     """Restore one object; ``existing`` is the database's checksum for this uuid, if any,
     ``expected`` the manifest's entry for it; ``store`` the app's image container (None:
-    the image goes into the database). :class:`StoreUnavailable` is raised (the run
-    stops)."""
+    the image goes into the database); ``writer``, when given, writes the record (with
+    those of other threads). :class:`StoreUnavailable` is raised (the run stops)."""
     downloaded = 0
     try:
         if canonical_uuid(name) is None:
@@ -229,7 +293,9 @@ def restore_object(conn: swift.Connection, sessions: sessionmaker[Session], cont
             downloaded = len(image)
             if store is not None:
                 copy_into_store(conn, container, name, image, record["checksum"], store)
-            status = _insert(sessions, record, image if store is None else None, created)
+            kept = image if store is None else None
+            status = writer.insert(record, kept) if writer else \
+                _insert(sessions, record, kept, created)
         if status == Status.CONFLICT:
             return Result(name, status, downloaded, message=(
                 f"the database already holds a fractal {name} that differs from the "
@@ -383,10 +449,13 @@ def restore(conn_factory: ConnFactory, container: str, db_url: str,
                 "is it a Fractals app database? (--db a new file creates one)"
             ) from None
 
+        writer = GroupWriter(sessions, created)
+
         def task(name: str) -> Result:
             thread_conn, _ = resources.get()
             return restore_object(thread_conn, sessions, container, name, existing.get(name),
-                                  created, expected=manifest.get(name), store=store)
+                                  created, expected=manifest.get(name), store=store,
+                                  writer=writer)
 
         stopped = run_pool(names, task, workers, report.add, desc="restoring", unit="object",
                            progress=progress)

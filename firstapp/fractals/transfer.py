@@ -37,7 +37,9 @@ from firstapp.fractals import connection
 ConnFactory = Callable[[], swift.Connection]
 T = TypeVar("T")
 
-DEFAULT_WORKERS = 8
+#: Transfers at a time: a backup needs about as many requests in flight as the store's
+#: ceiling in bench/backup.py (16) to keep a 2-process local Swift busy; 8 left it idle.
+DEFAULT_WORKERS = 16
 #: Seconds to wait for each answer from the store or the app (``--timeout``).
 DEFAULT_TIMEOUT = 30.0
 #: Extra attempts for an answer that says "try again" (500, 502, 503, 504).

@@ -10,6 +10,7 @@ import uuid as uuidlib
 import pytest
 from swiftclient.exceptions import ClientException
 
+from firstapp.cloud import control
 from firstapp.fractals.backup import backup
 from firstapp.fractals.db import resolve_db_url
 from firstapp.fractals.restore import restore
@@ -152,7 +153,15 @@ def stoppable_cloud(cloud_factory):
     """A cloud of its own, resumed (SIGCONT) whatever the test did to it."""
     cloud = cloud_factory()
     yield cloud
-    os.kill(cloud.pid, signal.SIGCONT)
+    signal_store(cloud, signal.SIGCONT)
+
+
+def signal_store(cloud, signum: int) -> None:
+    """Send ``signum`` to every process that answers the store's requests: the server and,
+    for Swift, its worker processes."""
+    for pid in [cloud.pid, *(control.worker_pids(cloud.layout)
+                             if isinstance(cloud, control.CloudInfo) else [])]:
+        os.kill(pid, signum)
 
 
 def test_a_stopped_store_ends_in_a_clear_error(stoppable_cloud, fractals_app_factory,
@@ -163,7 +172,7 @@ def test_a_stopped_store_ends_in_a_clear_error(stoppable_cloud, fractals_app_fac
     report = backup(app.endpoint, connect, "paused", timeout=1)
     assert report.ok and report.uploaded == 3
 
-    os.kill(stoppable_cloud.pid, signal.SIGSTOP)
+    signal_store(stoppable_cloud, signal.SIGSTOP)
     try:
         with pytest.raises(StoreUnavailable, match=r"the object store at http://127\.0\.0\.1:"
                            r"\d+/v1/AUTH_\w+ did not answer within 1 s while listing "
@@ -172,7 +181,7 @@ def test_a_stopped_store_ends_in_a_clear_error(stoppable_cloud, fractals_app_fac
         with pytest.raises(StoreUnavailable, match=r"did not answer within 1 s while listing"):
             restore(connect, "paused", resolve_db_url(tmp_path / "r.db"), timeout=1)
     finally:
-        os.kill(stoppable_cloud.pid, signal.SIGCONT)
+        signal_store(stoppable_cloud, signal.SIGCONT)
 
     # resumed, it answers again and the backup is whole
     again = restore(connect, "paused", resolve_db_url(tmp_path / "r.db"))
