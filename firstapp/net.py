@@ -70,6 +70,26 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
         return False
 
 
+def port_holder(port: int, host: str = LOOPBACK) -> str | None:
+    """Which process listens on ``host:port``, as ``pid N (name)``, when the system says
+    (another user's processes may stay hidden); None otherwise."""
+    import psutil
+
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if (conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port
+                    and conn.laddr.ip in (host, "0.0.0.0", "::")):
+                if conn.pid is None:
+                    return None
+                try:
+                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
+                except psutil.Error:
+                    return f"pid {conn.pid}"
+    except (psutil.Error, OSError):
+        return None
+    return None
+
+
 def port_number(text: str) -> int:
     """An argparse type: a TCP port from 1 to 65535."""
     try:

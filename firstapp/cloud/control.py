@@ -21,10 +21,12 @@ from firstapp.cloud.layout import Layout
 from firstapp.cloud.processes import alive
 from firstapp.cloud.server import PORT_TAKEN  # a light module: no Swift imports at top
 from firstapp.errors import FirstappError
-from firstapp.net import LOOPBACK, port_in_use, wait_until
+from firstapp.net import LOOPBACK, port_holder, port_in_use, wait_until
 
 DEFAULT_PORT = config.DEFAULT_PORT
 START_TIMEOUT = 60.0
+#: Seconds a port may stay taken after its server stopped (its sockets are still closing)
+PORT_RELEASE_WAIT = 5.0
 LOCK_FILE = ".lock"
 SERVER_MODULE = "firstapp.cloud.server"
 WORKER_MODULE = "firstapp.cloud.workers"
@@ -242,7 +244,7 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
             settings = dataclasses.replace(
                 settings, keystone_port=keystone_port or keystone.DEFAULT_PORT)
 
-    if port_in_use(settings.port):
+    if not wait_until(lambda: not port_in_use(settings.port), PORT_RELEASE_WAIT, 0.1):
         raise _port_taken(settings.port)
     if not existing:
         _write(layout, lambda: config.create(layout, settings))
@@ -280,8 +282,9 @@ def _write(layout: Layout, write) -> None:
 
 
 def _port_taken(port: int) -> FirstappError:
-    return FirstappError(f"port {port} on {LOOPBACK} is already in use by another program; "
-                         "choose a free one with --port N")
+    holder = port_holder(port)
+    return FirstappError(f"port {port} on {LOOPBACK} is already in use by another program"
+                         f"{f' ({holder})' if holder else ''}; choose a free one with --port N")
 
 
 def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) -> bool:
@@ -302,6 +305,9 @@ def stop(data_dir: str | os.PathLike[str] | None = None, timeout: float = 10.0) 
         layout.pid_file.unlink(missing_ok=True)
         layout.ports_file.unlink(missing_ok=True)
         keystone.stop(layout)
+        with contextlib.suppress(FirstappError):  # settings unreadable: nothing to wait for
+            port = config.load_settings(layout).port
+            wait_until(lambda: not port_in_use(port), PORT_RELEASE_WAIT, 0.1)
     return True
 
 
