@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -86,8 +87,10 @@ def start_on_a_taken_port(cloud_dir) -> tuple[int, subprocess.CompletedProcess]:
 def test_port_taken_names_the_port_and_is_not_saved(cloud_dir):
     port, result = start_on_a_taken_port(cloud_dir)
     assert result.returncode == 1
-    assert result.stderr == (f"error: port {port} on 127.0.0.1 is already in use by another "
-                             "program; choose a free one with --port N\n")
+    # the holder is this test's process, named when the system says who listens
+    assert re.fullmatch(rf"error: port {port} on 127\.0\.0\.1 is already in use by another "
+                        rf"program \(pid {os.getpid()} \([^()]+\)\); choose a free one with "
+                        r"--port N\n", result.stderr), result.stderr
     assert not (cloud_dir / "settings.json").exists()  # nothing was created
 
     kept = free_port()

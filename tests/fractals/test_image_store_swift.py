@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import func, select
 from swiftclient import client as swift
 
-from firstapp.cloud import backends, keystone
+from firstapp.cloud import backends, control, keystone
 from firstapp.cloud.client import connection
 from firstapp.cloud.fixtures import delete_container
 from firstapp.fractals import client
@@ -198,7 +198,9 @@ def test_hung_store_answers_503_within_the_timeout(cloud_factory, tmp_path):
     server = serve(tmp_path, cloud, "hung-images", store_timeout=1.0)
     try:
         record = make(server.endpoint, 1)[0]
-        os.kill(cloud.pid, signal.SIGSTOP)
+        paused = [cloud.pid, *control.worker_pids(cloud.layout)]  # the server and its workers
+        for pid in paused:
+            os.kill(pid, signal.SIGSTOP)
         try:
             # the app must answer long before this client gives up
             response = requests.get(f"{server.endpoint}/fractal/{record['uuid']}", timeout=30)
@@ -206,7 +208,8 @@ def test_hung_store_answers_503_within_the_timeout(cloud_factory, tmp_path):
             assert "did not answer within 1 s" in response.json()["message"]
             assert requests.get(f"{server.endpoint}/v1/fractal", timeout=10).status_code == 200
         finally:
-            os.kill(cloud.pid, signal.SIGCONT)
+            for pid in paused:
+                os.kill(pid, signal.SIGCONT)
         assert requests.get(f"{server.endpoint}/fractal/{record['uuid']}",
                             timeout=30).status_code == 200
     finally:
