@@ -25,8 +25,10 @@ from firstapp.net import LOOPBACK, port_holder, port_in_use, wait_until
 
 DEFAULT_PORT = config.DEFAULT_PORT
 START_TIMEOUT = 60.0
-#: Seconds a port may stay taken after its server stopped (its sockets are still closing)
+#: Seconds ``stop`` waits for the cloud's port to be free again once its processes are gone
 PORT_RELEASE_WAIT = 5.0
+#: Seconds ``start`` gives a taken port before it says so (a server that is still closing)
+PORT_TAKEN_GRACE = 1.0
 LOCK_FILE = ".lock"
 SERVER_MODULE = "firstapp.cloud.server"
 WORKER_MODULE = "firstapp.cloud.workers"
@@ -244,7 +246,7 @@ def _start(layout: Layout, port: int | None, devices: int | None, replicas: int 
             settings = dataclasses.replace(
                 settings, keystone_port=keystone_port or keystone.DEFAULT_PORT)
 
-    if not wait_until(lambda: not port_in_use(settings.port), PORT_RELEASE_WAIT, 0.1):
+    if not wait_until(lambda: not port_in_use(settings.port), PORT_TAKEN_GRACE, 0.1):
         raise _port_taken(settings.port)
     if not existing:
         _write(layout, lambda: config.create(layout, settings))
