@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firstapp import stack
+from firstapp.cloud import backends
 from firstapp.net import LOOPBACK
 
 #: Beside the copies: the SHA-256 of the committed notebook each copy was made from.
@@ -86,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
     copies = working_copies(root, lab_dir)
 
     label = "{:<14} {}".format
-    store = ("Ceph RADOS Gateway" if getattr(cloud, "backend", "swift") == "ceph"
-             else "OpenStack Swift")
+    store = backends.store_name(cloud.layout.root)
     print(label("Local cloud:", f"{cloud.auth_url} ({store}, {cloud_state}; "
                                 f"data in {cloud.layout.root})"))
     app_state = "started" if app.started else "already running"

@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             env.update(cloud.env())
             if state == "started":
                 cleanup.callback(backends.stop, args.data_dir)
-            return f"{cloud.auth_url} ({state})"
+            return f"{cloud.auth_url} ({backends.store_name(cloud.layout.root)}, {state})"
 
         def start_app() -> str:
             app = stack.start_app(args.fractals_port, app_option)

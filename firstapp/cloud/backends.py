@@ -15,6 +15,7 @@ from firstapp.errors import FirstappError
 
 BACKENDS = ("swift", "ceph")
 ENV = "FIRSTAPP_BACKEND"
+STORE_NAMES = {"swift": "OpenStack Swift", "ceph": "Ceph RADOS Gateway"}
 
 
 def default() -> str:
@@ -43,6 +44,18 @@ def _module(data_dir, backend: str | None = None):
         raise FirstappError(f"{Layout.at(data_dir).root} holds a {existing} cloud: use "
                             f"--backend {existing}, or another --data-dir for {chosen}")
     return ceph if chosen == "ceph" else control
+
+
+def store_name(data_dir: str | os.PathLike[str] | None = None) -> str:
+    """The store the cloud in ``data_dir`` runs, by name; when ``FIRSTAPP_BACKEND`` asks for
+    another, a note that it applies to new clouds only (an existing one keeps its store)."""
+    backend = of(data_dir) or default()
+    wanted = os.environ.get(ENV, "").strip().lower()
+    if wanted in BACKENDS and wanted != backend:
+        return (f"{STORE_NAMES[backend]}; {ENV}={wanted} picks the store of new clouds only, "
+                f"and {Layout.at(data_dir).root} holds a {backend} cloud: use --data-dir DIR "
+                f"for a {wanted} cloud in a new directory")
+    return STORE_NAMES[backend]
 
 
 def start(data_dir: str | os.PathLike[str] | None = None, port: int | None = None,

@@ -286,3 +286,19 @@ def test_a_data_dir_that_cannot_be_written_is_refused(tmp_path):
             assert not target.exists()
     finally:
         readonly.chmod(0o755)
+
+
+def test_the_store_is_named_and_a_backend_setting_that_cannot_apply_says_so(cloud_factory,
+                                                                            monkeypatch):
+    """FIRSTAPP_BACKEND picks the store of new clouds; an existing Swift cloud stays one,
+    and what `make tutorial` and `make lab` print says so instead of keeping quiet."""
+    from firstapp.cloud import backends
+
+    local_cloud = cloud_factory(backend="swift")
+    monkeypatch.delenv("FIRSTAPP_BACKEND", raising=False)
+    assert backends.store_name(local_cloud.layout.root) == "OpenStack Swift"
+    monkeypatch.setenv("FIRSTAPP_BACKEND", "ceph")
+    said = backends.store_name(local_cloud.layout.root)
+    assert said.startswith("OpenStack Swift; FIRSTAPP_BACKEND=ceph picks the store of new "
+                           "clouds only, ")
+    assert f"{local_cloud.layout.root} holds a swift cloud: use --data-dir DIR" in said
