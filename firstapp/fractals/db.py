@@ -84,12 +84,22 @@ def check_db_url(db_url: str, *, allow_memory: bool = False) -> str:
     return db_url
 
 
+#: Query-string keys whose values :func:`shown_url` hides (``?password=...``, ``sslkey``...)
+_SECRET_KEY = re.compile(r"pass|secret|token|key|credential", re.I)
+
+
 def shown_url(db_url: str) -> str:
-    """The URL for messages and logs: any password replaced by ``***``."""
+    """The URL for messages and logs: its password, and any query-string value whose key
+    names a secret, replaced by ``***``."""
     try:
-        return make_url(db_url).render_as_string(hide_password=True)
+        url = make_url(db_url)
+        hidden = {k: "***" for k in url.query if _SECRET_KEY.search(k)}
+        shown = url.update_query_dict(hidden).render_as_string(hide_password=True)
+        return shown.replace("=%2A%2A%2A", "=***")
     except Exception:  # not a URL SQLAlchemy can parse: hide what looks like a password
-        return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", db_url)
+        shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", db_url)
+        return re.sub(r"([?&][^=&]*(?:pass|secret|token|key|credential)[^=&]*=)[^&]*",
+                      r"\1***", shown, flags=re.I)
 
 
 def sqlite_path(db_url: str) -> Path | None:

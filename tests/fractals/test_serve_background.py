@@ -84,6 +84,20 @@ def test_a_password_is_never_shown(tmp_path: Path, background: bool):
     assert all(password not in p.read_text(errors="replace") for p in written)
 
 
+def test_a_password_in_the_query_string_is_hidden_too(tmp_path):
+    """libpq and other drivers take the password as ``?password=``: hidden as well."""
+    password = "hunter2-query-7f1a"
+    db_url = (f"postgresql://fractals@127.0.0.1:{free_port()}/fractals?sslmode=disable"
+              f"&password={password}")
+    result = firstapp("serve", "--db", db_url, "--port", str(free_port()),
+                      env={"FIRSTAPP_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot open the database"), lines
+    assert "password=***" in lines[0] and "sslmode=disable" in lines[0], lines[0]
+    assert password not in result.stdout + result.stderr
+
+
 @pytest.fixture
 def regular_file(tmp_path: Path) -> Path:
     path = tmp_path / "a-file"
