@@ -150,7 +150,7 @@ class SwiftImages(ImageStore):
         try:
             return transfer.store_call(conn, doing, getattr(conn, method), *args, **kwargs)
         except transfer.StoreUnavailable as exc:
-            raise ImageStoreDown(str(exc).split("; stopped here")[0]) from None
+            raise ImageStoreDown(exc.reason) from None
         except ksa.ClientException as exc:  # signing in again failed
             conn.close()
             raise ImageStoreDown(f"signing in to the object store failed while {doing}: "

@@ -169,7 +169,7 @@ def move_images(db_url: str, target: str, conn_factory: ConnFactory | None = Non
             try:
                 return one(sessions, store, row.uuid, row.checksum)
             except ImageStoreDown as exc:
-                raise StoreUnavailable(f"{exc}; stopped here, nothing was lost: run the "
+                raise StoreUnavailable(str(exc), "stopped here, nothing was lost: run the "
                                        "command again once the store answers") from None
             except ImageMissing as exc:
                 return Result(row.uuid, Status.FAILED, message=str(exc))

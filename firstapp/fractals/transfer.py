@@ -94,7 +94,14 @@ class Unavailable(FirstappError):
 
 
 class StoreUnavailable(Unavailable):
-    """The store as a whole failed: no answer in time, connection refused, full."""
+    """The store as a whole failed: no answer in time, connection refused, full.
+
+    ``reason`` says what failed; the message adds ``advice`` for a run that stops there (the
+    app, which goes on serving, reports the ``reason`` alone)."""
+
+    def __init__(self, reason: str, advice: str = "stopped here, nothing was lost") -> None:
+        super().__init__(f"{reason}; {advice}")
+        self.reason = reason
 
 
 # --- credentials and connections --------------------------------------------------------
@@ -138,19 +145,20 @@ def store_unavailable(exc: BaseException, conn: swift.Connection,
     if isinstance(exc, requests.Timeout) or isinstance(cause, urllib3.exceptions.TimeoutError):
         return StoreUnavailable(
             f"the object store at {url} did not answer within {_read_timeout(conn)} while "
-            f"{doing} (is it overloaded, or stopped?); stopped here, nothing was lost: run "
-            "the command again once the store answers"
+            f"{doing} (is it overloaded, or stopped?)",
+            "stopped here, nothing was lost: run the command again once the store answers",
         )
     if isinstance(exc, requests.ConnectionError | ConnectionError) or (
         isinstance(exc, swift.ClientException) and exc.http_status is None
     ):
         reason = not_reachable(url)
-        return StoreUnavailable(f"{reason} (while {doing}); stopped here, nothing was lost")
+        return StoreUnavailable(f"{reason} (while {doing})")
     if isinstance(exc, swift.ClientException) and exc.http_status == 507:
         return StoreUnavailable(
             f"the store is full: the object store at {url} answered 507 Insufficient Storage "
-            f"while {doing}; stopped here, nothing was lost: free space in the store (or use "
-            "another), then run the command again"
+            f"while {doing}",
+            "stopped here, nothing was lost: free space in the store (or use another), then "
+            "run the command again",
         )
     return None
 
