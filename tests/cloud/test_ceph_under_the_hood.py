@@ -4,6 +4,8 @@ checked with Ceph's own tools and an independent client."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,15 +88,15 @@ def test_the_sample_stops_osds_and_ceph_recovers(own_ceph, monkeypatch, capsys):
     assert list(said) == ["1", "1-connect", *map(str, range(2, 11))]
 
 
-def test_the_sample_refuses_a_swift_cloud_in_one_line(cloud_factory, tmp_path):
-    import subprocess
-    import sys
-
-    swift_cloud = cloud_factory(backend="swift")
-    env = {"PATH": "/usr/bin:/bin", "FIRSTAPP_CLOUD_DIR": str(swift_cloud.layout.root),
-           "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(SAMPLE)], capture_output=True, text=True,
+def run_page(page: Path, cloud_dir: Path, home: Path) -> subprocess.CompletedProcess:
+    """An under-the-hood page run as a script, pointed at the cloud in ``cloud_dir``."""
+    env = {"PATH": "/usr/bin:/bin", "FIRSTAPP_CLOUD_DIR": str(cloud_dir), "HOME": str(home)}
+    return subprocess.run([sys.executable, str(page)], capture_output=True, text=True,
                           env=env, timeout=120)
+
+
+def test_the_sample_refuses_a_swift_cloud_in_one_line(cloud_factory, tmp_path):
+    done = run_page(SAMPLE, cloud_factory(backend="swift").layout.root, tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "This page looks inside a local Ceph cloud, and the cloud in FIRSTAPP_CLOUD_DIR is not "
@@ -103,14 +105,8 @@ def test_the_sample_refuses_a_swift_cloud_in_one_line(cloud_factory, tmp_path):
 
 
 def test_the_swift_page_refuses_a_ceph_cloud_in_one_line(own_ceph, tmp_path):
-    import subprocess
-    import sys
-
     swift_page = SAMPLE.parents[1] / "under-the-hood" / "durability.py"
-    env = {"PATH": "/usr/bin:/bin", "FIRSTAPP_CLOUD_DIR": str(own_ceph.layout.root),
-           "HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(swift_page)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = run_page(swift_page, own_ceph.layout.root, tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "The local cloud in FIRSTAPP_CLOUD_DIR is a Ceph cloud: this page looks inside Swift's "
