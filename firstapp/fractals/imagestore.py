@@ -66,7 +66,7 @@ def parse_image_store(spec: str, option: str = "--image-store") -> tuple[str, st
     if spec.startswith(SWIFT_SCHEME):
         container = spec[len(SWIFT_SCHEME):]
         try:
-            transfer.check_container_name(container)
+            transfer.check_container_name(container, f"{option} {SWIFT_SCHEME}CONTAINER")
         except FirstappError as exc:
             raise FirstappError(f"{option} {spec}: {exc}") from None
         return "swift", container

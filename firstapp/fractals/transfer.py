@@ -297,11 +297,11 @@ def check_timeout(timeout: float) -> None:
         raise FirstappError(f"--timeout must be a number of seconds above 0 (got {timeout})")
 
 
-def check_container_name(container: str) -> None:
+def check_container_name(container: str, given_as: str = "--container NAME") -> None:
     """A clear error unless ``container`` is a name both Swift and Ceph's RADOS Gateway
-    accept: 3 to 255 bytes of valid UTF-8, without '/'."""
+    accept: 3 to 255 bytes of valid UTF-8, without '/'. ``given_as``: how a user passes it."""
     if not container:
-        raise FirstappError("the container name is empty; pass --container NAME")
+        raise FirstappError(f"the container name is empty; pass {given_as}")
     try:
         size = len(container.encode("utf-8"))
     except UnicodeEncodeError:

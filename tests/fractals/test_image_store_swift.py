@@ -288,6 +288,8 @@ def test_serve_mistakes_are_one_line(cloud_factory, local_cloud, tmp_path):
     for env, option, expected in [
         (local_cloud.env(), "s3://bucket", "error: --image-store 's3://bucket': use db"),
         (local_cloud.env(), "swift://a/b", "error: --image-store swift://a/b: the container"),
+        (local_cloud.env(), "swift://", "error: --image-store swift://: the container name is "
+         "empty; pass --image-store swift://CONTAINER\n"),
         ({}, "swift://fractal-images", "error: OS_AUTH_URL, OS_USERNAME, OS_PASSWORD are not"),
         (stopped_cloud.env(), "swift://fractal-images", "error: "),
     ]:
