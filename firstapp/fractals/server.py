@@ -101,7 +101,10 @@ class ThreadedServer:
     def stop(self) -> None:
         """Stop serving, then stop the render threads and close the database."""
         # Closing every socket from inside the server's own loop lets run() return.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+        try:
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+        except OSError:  # the loop's wake-up pipe is closed already: close them from here
+            wasyncore.close_all(self._server._map)
         self._thread.join(timeout=STOP_TIMEOUT)
         self._server.task_dispatcher.shutdown()
         close_app(self.app)
