@@ -1,7 +1,9 @@
 """The SDK notebooks, rendered from the current narrative and samples, executed by papermill
-against the local cloud's real Keystone v3: with an openrc's variables in the environment,
-and with no OS_* variable at all, the Keystone settings given as papermill parameters of
-step 1 (the notebook's parameters cell)."""
+against the local cloud's real Keystone v3 with no OS_* variable at all: the Keystone settings
+are papermill parameters of step 1 (the notebook's parameters cell). Settings from the
+environment take the same step 1: the samples' Keystone tests give them to the scripts
+(test_keystone_samples.py), and the notebooks' own runs read their store's from the
+environment (tests/notebooks)."""
 
 from __future__ import annotations
 
@@ -17,15 +19,14 @@ from firstapp.notebooks import build
 from firstapp.paths import project_root
 
 from .helpers import SDKS
-from .keystone_support import exported
 
 ROOT = project_root()
 
 
-@pytest.mark.parametrize("given", ["environment", "parameters"])
 @pytest.mark.parametrize("sdk", SDKS)
-def test_notebook_runs_under_papermill_with_keystone(sdk, given, keystone_cloud, fractals_app,
-                                                     monkeypatch, tmp_path):
+def test_notebook_runs_under_papermill_with_keystone_parameters(sdk, keystone_cloud,
+                                                                fractals_app, monkeypatch,
+                                                                tmp_path):
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
@@ -38,13 +39,10 @@ def test_notebook_runs_under_papermill_with_keystone(sdk, given, keystone_cloud,
     parameters = {"container_name": container, "large_object_size": 3 << 20,
                   "segment_size": 1 << 20}
     ident = keystone_cloud.identity
-    if given == "environment":
-        for key, value in exported(keystone_cloud).items():
-            monkeypatch.setenv(key, value)
-    else:  # what a learner passes with papermill -p; the variables would give the same
-        parameters.update(auth_url=ident.auth_url, auth_type="password",
-                          username=ident.username, password=ident.password,
-                          project_name=ident.project_name, region_name="RegionOne")
+    # what a learner passes with papermill -p; the openrc's variables would give the same
+    parameters.update(auth_url=ident.auth_url, auth_type="password", username=ident.username,
+                      password=ident.password, project_name=ident.project_name,
+                      region_name="RegionOne")
     source = tmp_path / f"durability-{sdk}.ipynb"
     nbformat.write(build.render(ROOT, build.track(f"durability-{sdk}")), source)
     output = tmp_path / f"out-{sdk}.ipynb"
