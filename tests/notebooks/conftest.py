@@ -15,6 +15,7 @@ difference from the committed outputs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,35 +28,51 @@ from .runs import ROOT, Run, parameters_of
 @pytest.fixture(scope="session")
 def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     """Every track's papermill run, by track name (executed at the first use), each on the
-    stack of the store it needs (``FIRSTAPP_BACKEND``'s, or the one it looks inside)."""
+    stack of the store it needs (``FIRSTAPP_BACKEND``'s, or the one it looks inside).
+
+    The tracks of one stack run one after the other, in the builder's order; each stack's
+    tracks run at the same time as the other stack's (the Ceph notebook spends most of its
+    time waiting for Ceph)."""
+    from firstapp.cloud import backends
     from firstapp.stack import local_stacks
 
     workdir = tmp_path_factory.mktemp("papermill")
     with local_stacks(workdir / "stacks") as stacks:
-        yield {track.name: _run(track, stacks.env(track.backend), workdir)
-               for track in build.TRACKS}
+        by_stack: dict[str, list[build.Track]] = {}
+        for track in build.TRACKS:
+            by_stack.setdefault(track.backend or backends.default(), []).append(track)
+        envs = {backend: stacks.env(backend) for backend in by_stack}  # started here
+
+        def run_all(backend: str) -> dict[str, Run]:
+            return {track.name: _run(track, envs[backend], workdir)
+                    for track in by_stack[backend]}
+
+        with ThreadPoolExecutor(len(by_stack)) as pool:
+            runs = {name: run for done in pool.map(run_all, by_stack) for name, run in
+                    done.items()}
+        yield {track.name: runs[track.name] for track in build.TRACKS}
 
 
 def _run(track: build.Track, stack_env: dict[str, str], workdir: Path) -> Run:
-    """``track``'s notebook run once under papermill on the stack ``stack_env`` describes."""
+    """``track``'s notebook run once under papermill on the stack ``stack_env`` describes
+    (its kernel gets the stack's settings and the decoys on top of this environment)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from firstapp.notebooks.kernel import IPCKernelManager
-    from firstapp.stack import environment
 
     parameters, decoys = parameters_of(track, stack_env)
     output = workdir / f"{track.name}.ipynb"
     error = None
-    with environment({**stack_env, **decoys}):
-        try:
-            # as `papermill notebooks/<name>.ipynb out.ipynb` runs it: in the current
-            # directory, here the repository root, not the notebook's own
-            papermill.execute_notebook(
-                str(build.notebook_path(ROOT, track.name)), str(output),
-                parameters=parameters, cwd=str(ROOT), progress_bar=False,
-                kernel_name="python3", kernel_manager_class=IPCKernelManager,
-            )
-        except PapermillExecutionError as exc:
-            error = f"cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
+    kernel = IPCKernelManager(kernel_name="python3", extra_env={**stack_env, **decoys})
+    try:
+        # as `papermill notebooks/<name>.ipynb out.ipynb` runs it: in the current
+        # directory, here the repository root, not the notebook's own
+        papermill.execute_notebook(
+            str(build.notebook_path(ROOT, track.name)), str(output),
+            parameters=parameters, cwd=str(ROOT), progress_bar=False,
+            kernel_name="python3", km=kernel,
+        )
+    except PapermillExecutionError as exc:
+        error = f"cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
     return Run(track, parameters, decoys, stack_env, output, error)
