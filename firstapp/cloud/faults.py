@@ -1,10 +1,14 @@
 """Break a local cloud on purpose: take devices offline, bring them back, rot a copy's bytes.
 
 For teaching and tests: a learner's local cloud is theirs to break. A device is *offline*
-when its directory is missing. With ``mount_check = false`` the account, container and
+when its directory is not there. With ``mount_check = false`` the account, container and
 object servers then answer 507 Insufficient Storage for it, as a real Swift node does for
 an unmounted disk. The directory waits in ``<data dir>/offline/`` until it is brought back:
-outside ``devices/``, where the auditor and updaters would still find it.
+outside ``devices/``, where the auditor and updaters would still find it. In its place sits
+a small file, as an empty mount point stands in for an unmounted disk: Swift's servers
+create the directories they write into, and a container server that was still writing to
+the device when it went (quarantining a database it can no longer open, say) would
+otherwise create ``devices/<device>`` again, bringing the device back half empty.
 
 A cloud is *full* when its disk has less free space than its ``fallocate_reserve``: it then
 refuses writes with 507 Insufficient Storage. :func:`full` makes it so without filling
@@ -35,11 +39,25 @@ def offline_dir(layout: Layout) -> Path:
 def offline_devices(layout: Layout) -> list[str]:
     """Names of the devices that are offline now."""
     where = offline_dir(layout)
-    return sorted(p.name for p in where.iterdir()) if where.is_dir() else []
+    return sorted(p.name for p in where.iterdir() if p.is_dir()) if where.is_dir() else []
+
+
+def _placeholder_text(device: str) -> str:
+    return (f"Device {device} is offline: its directory waits in ../offline/{device}. "
+            "This file keeps its place, so that nothing writes here meanwhile.\n")
+
+
+def is_placeholder(path: Path) -> bool:
+    """Whether ``path`` is the file that keeps an offline device's place in ``devices/``."""
+    try:
+        return path.is_file() and path.read_text() == _placeholder_text(path.name)
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def take_offline(layout: Layout, device: str) -> Path:
-    """Take ``device`` offline (move its directory aside); return where it now waits."""
+    """Take ``device`` offline (move its directory aside, a placeholder file in its place);
+    return where it now waits."""
     source, target = layout.devices / device, offline_dir(layout) / device
     if not source.is_dir():
         if target.is_dir():
@@ -49,7 +67,15 @@ def take_offline(layout: Layout, device: str) -> Path:
     if target.exists():
         raise FirstappError(f"{target} is in the way: move it elsewhere first")
     target.parent.mkdir(exist_ok=True)
+    placeholder = layout.root / f".{device}.offline"
+    placeholder.write_text(_placeholder_text(device))
     source.rename(target)
+    try:  # a file can take the place of no directory: fails if a server just made one
+        placeholder.rename(source)
+    except OSError:
+        placeholder.unlink()
+        raise FirstappError(f"{source} was created again as {device} went offline: a server "
+                            f"was writing to it; move {target} back and try again") from None
     return target
 
 
@@ -58,6 +84,8 @@ def bring_back(layout: Layout, device: str) -> Path:
     source, target = offline_dir(layout) / device, layout.devices / device
     if not source.is_dir():
         raise FirstappError(f"device {device} is not offline")
+    if is_placeholder(target):
+        target.unlink()
     if target.exists():
         raise FirstappError(f"{target} exists: device {device} cannot come back over it")
     source.rename(target)

@@ -69,7 +69,10 @@ class Layout:
         return self.etc / f"{service}.builder"
 
     def device_names(self) -> list[str]:
-        return sorted(p.name for p in self.devices.iterdir()) if self.devices.is_dir() else []
+        """The devices in service: the directories in ``devices/``."""
+        if not self.devices.is_dir():
+            return []
+        return sorted(p.name for p in self.devices.iterdir() if p.is_dir())
 
     def read_json(self, path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())

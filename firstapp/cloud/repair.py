@@ -84,8 +84,9 @@ def missing_devices(cloud: control.CloudInfo) -> list[str]:
         if path.is_dir():
             continue
         if device in offline:
-            found.append(f"device {device} is offline: move {faults.offline_dir(layout) / device} "
-                         f"back to {path}, then run `firstapp cloud repair` again")
+            found.append(f"device {device} is offline: bring it back (rm {path} && mv "
+                         f"{faults.offline_dir(layout) / device} {path}), then run "
+                         "`firstapp cloud repair` again")
         else:
             found.append(f"device {device} is missing ({path} is gone): create it empty "
                          f"(mkdir {path}) and run `firstapp cloud repair` again to copy its "
