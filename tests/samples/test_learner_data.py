@@ -59,12 +59,15 @@ def learner_data(swift_conn):
 @pytest.mark.parametrize("sdk", SDKS)
 def test_a_whole_run_leaves_the_learners_containers_as_they_were(sdk, sample_env, swift_conn,
                                                                  learner_data, tmp_path):
+    """The samples' whole run as a script (also what test_sample_scripts.py leaves out)."""
     result = run_script(sample_path(sdk), {**sample_env, **SMALL}, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "every copy matches the app's sha256 checksum" in result.stdout
     assert "nothing is left behind" in result.stdout
     for container, objects in learner_data.items():
         assert contents(swift_conn, container) == objects
     assert status_of(swift_conn.head_container, DEFAULT_CONTAINER) == 404  # its own: gone
+    assert list(tmp_path.iterdir()) == []  # wrote nothing into the working directory
 
 
 @pytest.mark.parametrize("sdk", SDKS)

@@ -1,6 +1,7 @@
 """Run each sample as a learner does: ``python samples/<sdk>/durability.py`` in a new process,
-from another directory, configured only by environment variables. Also the mistakes a
-learner makes: each must end in one clear line on stderr, not a traceback."""
+from another directory, configured only by environment variables (the whole run of each
+sample is in test_learner_data.py, with the learner's own containers in place). Also the
+mistakes a learner makes: each must end in one clear line on stderr, not a traceback."""
 
 from __future__ import annotations
 
@@ -26,18 +27,6 @@ from .helpers import (
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
                                         "ignore::PendingDeprecationWarning")
-SMALL = {"LARGE_OBJECT_SIZE": str(5 * MiB), "SEGMENT_SIZE": str(MiB)}
-
-
-@pytest.mark.parametrize("sdk", SDKS)
-def test_sample_runs_end_to_end_as_a_script(sdk, sample_env, swift_conn, tmp_path):
-    delete_container(swift_conn, DEFAULT_CONTAINER)  # the sample's own container
-    result = run_script(sample_path(sdk), {**sample_env, **SMALL}, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "every copy matches the app's sha256 checksum" in result.stdout
-    assert "nothing is left behind" in result.stdout
-    assert status_of(swift_conn.head_container, DEFAULT_CONTAINER) == 404
-    assert list(tmp_path.iterdir()) == []  # wrote nothing into the working directory
 
 
 def test_default_sizes_upload_a_64_mib_object_in_16_mib_segments(sample_env, swift_conn,
