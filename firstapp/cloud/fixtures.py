@@ -6,8 +6,11 @@ Tests never touch the user's default cloud. Enable with
 
 from __future__ import annotations
 
+import fcntl
+import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -45,13 +48,50 @@ def local_cloud(cloud_factory) -> CloudInfo:
 @pytest.fixture(scope="session")
 def keystone_cloud(tmp_path_factory) -> Iterator[CloudInfo]:
     """A running cloud with Keystone v3 sign-in (``--auth keystone``), shared by the whole
-    session: ``keystone_cloud.env()`` gives its openrc-style OS_* settings. The first use
-    on a machine creates Keystone's virtualenv (a minute or two)."""
-    data_dir = tmp_path_factory.mktemp("keystone-cloud")
-    cloud, _ = backends.start(data_dir, port=free_port(), backend="swift", auth="keystone",
-                              keystone_port=free_port())
-    yield cloud
-    backends.stop(data_dir)
+    session, and by every pytest-xdist worker of the run (a Keystone costs seconds of CPU
+    to set up): ``keystone_cloud.env()`` gives its openrc-style OS_* settings. The first
+    use on a machine creates Keystone's virtualenv (a minute or two)."""
+    with shared_cloud(tmp_path_factory, "keystone-cloud", backend="swift",
+                      auth="keystone") as cloud:
+        yield cloud
+
+
+@contextmanager
+def shared_cloud(tmp_path_factory, name: str, **options) -> Iterator[CloudInfo]:
+    """The cloud ``name`` that the pytest-xdist workers of this run share (in the run's
+    base temporary directory), created on free ports by the first user (``options`` as for
+    :func:`backends.start`, but ports), stopped when the last one is done (and started
+    again on the same ports by a later one); a plain run's own."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    data_dir, users = root / name, root / f"{name}.users"
+    with _locked(root / f"{name}.lock"):
+        ports = {}
+        if not data_dir.exists():
+            ports["port"] = free_port()
+            if options.get("auth") == "keystone":
+                ports["keystone_port"] = free_port()
+        cloud, _ = backends.start(data_dir, **ports, **options)
+        count = int(users.read_text()) if users.exists() else 0
+        users.write_text(str(count + 1))
+    try:
+        yield cloud
+    finally:
+        with _locked(root / f"{name}.lock"):
+            count = int(users.read_text()) - 1
+            users.write_text(str(count))
+            if count == 0:
+                backends.stop(data_dir)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture
