@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import random
 import socket
 import time
@@ -15,8 +16,27 @@ LOOPBACK = "127.0.0.1"
 
 
 #: Where :func:`free_port` looks: above the registered services most machines run, below
-#: the kernel's ephemeral range (Linux: 32768 and up).
+#: the kernel's ephemeral range (Linux: 32768 and up). ``FIRSTAPP_FREE_PORTS=LOW-HIGH``
+#: narrows it (the test suite gives each of its parallel workers a range of its own).
 FREE_PORTS = range(20000, 32768)
+FREE_PORTS_VARIABLE = "FIRSTAPP_FREE_PORTS"
+
+
+def free_ports() -> range:
+    """The ports :func:`free_port` picks from: ``FIRSTAPP_FREE_PORTS`` (``LOW-HIGH``,
+    inclusive) when set, else :data:`FREE_PORTS`."""
+    text = os.environ.get(FREE_PORTS_VARIABLE, "").strip()
+    if not text:
+        return FREE_PORTS
+    low, _, high = text.partition("-")
+    try:
+        ports = range(int(low), int(high) + 1)
+    except ValueError:
+        ports = range(0)
+    if not ports or ports.start < 1024 or ports.stop > 65536:
+        raise FirstappError(f"{FREE_PORTS_VARIABLE}={text} is not a range of ports LOW-HIGH "
+                            "between 1024 and 65535 (e.g. 20000-32767); unset it for the default")
+    return ports
 
 
 def ephemeral_ports() -> range:
@@ -37,7 +57,7 @@ def free_port() -> int:
     outside it only by another server.
     """
     ephemeral = ephemeral_ports()
-    candidates = [p for p in FREE_PORTS if p not in ephemeral]
+    candidates = [p for p in free_ports() if p not in ephemeral]
     for port in random.sample(candidates, min(len(candidates), 200)):
         with socket.socket() as sock:
             try:

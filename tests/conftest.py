@@ -16,6 +16,20 @@ from firstapp.paths import project_root
 pytest_plugins = ["firstapp.cloud.fixtures", "firstapp.fractals.fixtures"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker picks its servers' ports from a range of its own
+    (``FIRSTAPP_FREE_PORTS``, which the commands the tests run inherit): a port one worker
+    picked as free is not taken by another's server before its own binds it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and count > 1:
+        from firstapp.net import FREE_PORTS
+
+        size = len(FREE_PORTS) // count
+        low = FREE_PORTS.start + int(worker[2:]) * size
+        os.environ["FIRSTAPP_FREE_PORTS"] = f"{low}-{low + size - 1}"
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Mark the tests of the Keystone-mode cloud ``keystone``: it runs on Swift whatever
     FIRSTAPP_BACKEND says, so CI's Ceph pass leaves them out."""

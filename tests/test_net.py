@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
+from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, ephemeral_ports, free_port
 
 
@@ -30,3 +33,15 @@ def test_a_port_in_use_is_not_handed_out():
     finally:
         for sock in taken:
             sock.close()
+
+
+def test_firstapp_free_ports_narrows_the_range(monkeypatch):
+    monkeypatch.setenv("FIRSTAPP_FREE_PORTS", "25000-25009")
+    assert {free_port() for _ in range(30)} <= set(range(25000, 25010))
+
+
+@pytest.mark.parametrize("value", ["25000", "25010-25000", "80-90", "20000-70000", "a-b"])
+def test_a_wrong_firstapp_free_ports_is_one_clear_error(value, monkeypatch):
+    monkeypatch.setenv("FIRSTAPP_FREE_PORTS", value)
+    with pytest.raises(FirstappError, match=f"FIRSTAPP_FREE_PORTS={value} is not a range"):
+        free_port()
