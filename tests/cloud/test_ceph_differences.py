@@ -20,14 +20,15 @@ import requests
 from swiftclient import client as swift
 
 from firstapp.cloud.client import connection
-from firstapp.cloud.fixtures import delete_container
+from firstapp.cloud.fixtures import delete_container, started_cloud
 
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def swift_cloud(cloud_factory):
-    return cloud_factory(backend="swift")
+def swift_cloud(tmp_path_factory):
+    with started_cloud(tmp_path_factory, backend="swift") as cloud:
+        yield cloud
 
 
 @pytest.fixture(scope="module")

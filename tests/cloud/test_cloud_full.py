@@ -13,13 +13,15 @@ from swiftclient import client as swift
 
 from firstapp.cloud import config, control, faults
 from firstapp.cloud.client import connection
+from firstapp.cloud.fixtures import started_cloud
 from firstapp.cloud.placement import account_of, replicas
 
 
 @pytest.fixture(scope="module")
-def cloud(cloud_factory):
+def cloud(tmp_path_factory):
     """A cloud of this module's own: it is restarted with other reserves."""
-    return cloud_factory()
+    with started_cloud(tmp_path_factory) as cloud:
+        yield cloud
 
 
 def status_of(call, *args, **kwargs) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from firstapp.cloud import control
+from firstapp.cloud import client, control
 from firstapp.cloud.client import authenticate
 from firstapp.errors import FirstappError
 from firstapp.net import LOOPBACK, free_port, port_in_use, wait_until
@@ -171,12 +171,13 @@ def test_a_bind_that_fails_for_another_reason_is_not_called_in_use():
                                  "with --port")
 
 
-def test_a_store_that_never_answers_gets_a_clear_error():
+def test_a_store_that_never_answers_gets_a_clear_error(monkeypatch):
+    monkeypatch.setattr(client, "AUTH_TIMEOUT", 2.0)  # 10 s for a learner; the same path
     with socket.socket() as silent:  # accepts connections (the backlog), never replies
         silent.bind((LOOPBACK, 0))
         silent.listen()
         url = f"http://{LOOPBACK}:{silent.getsockname()[1]}/auth/v1.0"
-        with pytest.raises(FirstappError, match="did not answer within 10 s"):
+        with pytest.raises(FirstappError, match="did not answer within 2 s"):
             authenticate(url, "tutorial:learner", "secret")
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from firstapp.cloud.client import connection
+from firstapp.cloud.fixtures import started_cloud
 from firstapp.net import wait_until
 from tests.cloud.support import device_listing
 
@@ -19,9 +20,10 @@ SETTLE_WITHIN = 60.0  # s: a bound for the polls below, far above what they take
 
 
 @pytest.fixture(scope="module")
-def cloud(cloud_factory):
+def cloud(tmp_path_factory):
     """A cloud of this module's own: its logs and pending updates are checked."""
-    return cloud_factory()
+    with started_cloud(tmp_path_factory) as cloud:
+        yield cloud
 
 
 def pending_updates(cloud) -> list:

@@ -32,7 +32,8 @@ def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 
     The tracks of one stack run one after the other, in the builder's order; each stack's
     tracks run at the same time as the other stack's (the Ceph notebook spends most of its
-    time waiting for Ceph)."""
+    time waiting for Ceph). The stacks stop once every run is done: what the tests check
+    later is in the runs (their output notebooks, the containers they left)."""
     from firstapp.cloud import backends
     from firstapp.stack import local_stacks
 
@@ -50,7 +51,7 @@ def notebook_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         with ThreadPoolExecutor(len(by_stack)) as pool:
             runs = {name: run for done in pool.map(run_all, by_stack) for name, run in
                     done.items()}
-        yield {track.name: runs[track.name] for track in build.TRACKS}
+    yield {track.name: runs[track.name] for track in build.TRACKS}
 
 
 def _run(track: build.Track, stack_env: dict[str, str], workdir: Path) -> Run:
@@ -59,6 +60,7 @@ def _run(track: build.Track, stack_env: dict[str, str], workdir: Path) -> Run:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from firstapp.cloud.client import connection
     from firstapp.notebooks.kernel import IPCKernelManager
 
     parameters, decoys = parameters_of(track, stack_env)
@@ -75,4 +77,7 @@ def _run(track: build.Track, stack_env: dict[str, str], workdir: Path) -> Run:
         )
     except PapermillExecutionError as exc:
         error = f"cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
-    return Run(track, parameters, decoys, stack_env, output, error)
+    conn = connection(stack_env["OS_AUTH_URL"], stack_env["OS_USERNAME"],
+                      stack_env["OS_PASSWORD"])
+    containers = tuple(c["name"] for c in conn.get_account(full_listing=True)[1])
+    return Run(track, parameters, decoys, stack_env, output, error, containers)

@@ -26,6 +26,7 @@ class Run:
     env: dict[str, str]  # the stack's settings
     output: Path
     error: str | None
+    containers: tuple[str, ...]  # the containers in the stack's account right after the run
 
     def check(self) -> None:
         """Fail the calling test when the run failed."""

@@ -132,8 +132,6 @@ def test_papermill_shows_the_parameters_types(monkeypatch):
 def test_papermill_runs_notebook_from_the_repository_root(name, notebook_runs):
     """The session's papermill run of the notebook (tests/notebooks/conftest.py): from the
     repository root, with parameters that win over what the environment says."""
-    from firstapp.cloud.client import connection
-
     run = notebook_runs[name]
     run.check()
     nb = nbformat.read(run.output, as_version=4)
@@ -152,8 +150,7 @@ def test_papermill_runs_notebook_from_the_repository_root(name, notebook_runs):
         size, segment = run.parameters["large_object_size"], run.parameters["segment_size"]
         assert f"Uploaded {size} bytes as {size // segment} segments" in outputs
     # every notebook cleans up after itself, and touched no container the environment named
-    conn = connection(run.env["OS_AUTH_URL"], run.env["OS_USERNAME"], run.env["OS_PASSWORD"])
-    names = [c["name"] for c in conn.get_account()[1]]
+    names = run.containers
     assert container not in names and not set(run.decoys.values()) & set(names)
 
 

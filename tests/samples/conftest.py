@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firstapp.cloud import backends
+from firstapp.cloud.fixtures import started_cloud
 
 
 @pytest.fixture
@@ -31,10 +32,12 @@ def stopped_cloud(cloud_factory):
     return cloud
 
 
-@pytest.fixture(scope="session")
-def ceph_cloud(local_cloud, cloud_factory):
+@pytest.fixture(scope="module")
+def ceph_cloud(local_cloud, tmp_path_factory):
     """A running Ceph cloud, whatever FIRSTAPP_BACKEND says: the session's own cloud when it
-    is one, else one started for the session (for canaries of Ceph's differences)."""
+    is one, else one started for the module (for canaries of Ceph's differences)."""
     if backends.of(local_cloud.layout.root) == "ceph":
-        return local_cloud
-    return cloud_factory(backend="ceph")
+        yield local_cloud
+        return
+    with started_cloud(tmp_path_factory, backend="ceph") as cloud:
+        yield cloud
