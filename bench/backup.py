@@ -15,7 +15,8 @@ store and the same images:
 - the same backup again, with nothing to do (must send 0 bytes);
 - the guide's loop: one connection, one fractal at a time, the same checks;
 - ``firstapp.fractals.restore.restore`` into a new database, against
-  ``swift download --object-threads 10`` of the same container into a directory.
+  ``swift download --object-threads 10`` of the same container into a directory: restore,
+  download, download, restore (each twice, in both orders; the faster of each counts).
 
 Prints the times, objects/s, the CPU the store's processes used, and the ratios with
 their targets: backup >= 0.9x the ceiling and ahead of ``swift upload``, restore at least
@@ -213,26 +214,35 @@ def bench_store(store: Store, endpoint: str, images: dict[str, bytes], image_dir
     runs["sequential"] = store.measure(
         "the guide's loop (one at a time)", count,
         lambda: checked(sequential_backup(endpoint, factory, "sequential"), count, "loop"))
-    db_url = resolve_db_url(tmp / f"restored-{store.data_dir.name}.db")
-    runs["restore"] = store.measure(
-        f"restore ({workers} workers)", count,
-        lambda: checked(restore(factory, "backup", db_url, workers), count, "restore"))
-    target = tmp / f"download-{store.data_dir.name}"
-    target.mkdir()
-    runs["download"] = store.measure(
-        f"swift download --object-threads {CLI_THREADS}", count,
-        lambda: swift_cli(store, "download", "--object-threads", str(CLI_THREADS), "backup",
-                          "-D", str(target), cwd=tmp))
-    downloaded = [p for p in target.iterdir() if not p.name.startswith(".firstapp")]
-    if len(downloaded) != count:
-        raise SystemExit(f"swift download wrote {len(downloaded)} files, not {count}")
-    shutil.rmtree(target)
+    # restore, download, download, restore: each twice, in both orders, the faster counts
+    for first, label in (("restore", "restore"), ("download", "download"),
+                         ("download2", "download again"), ("restore2", "restore again")):
+        if first.startswith("restore"):
+            db_url = resolve_db_url(tmp / f"{first}-{store.data_dir.name}.db")
+            runs[first] = store.measure(
+                f"{label} ({workers} workers)", count,
+                lambda url=db_url: checked(restore(factory, "backup", url, workers), count,
+                                           "restore"))
+            continue
+        target = tmp / f"{first}-{store.data_dir.name}"
+        target.mkdir()
+        runs[first] = store.measure(
+            f"swift {label} --object-threads {CLI_THREADS}", count,
+            lambda target=target: swift_cli(store, "download", "--object-threads",
+                                            str(CLI_THREADS), "backup", "-D", str(target),
+                                            cwd=tmp))
+        downloaded = [p for p in target.iterdir() if not p.name.startswith(".firstapp")]
+        if len(downloaded) != count:
+            raise SystemExit(f"swift download wrote {len(downloaded)} files, not {count}")
+        shutil.rmtree(target)
     return runs
 
 
 def verdicts(runs: dict[str, Timed]) -> list[tuple[str, bool]]:
     best = min(runs["ceiling"].seconds, runs["ceiling2"].seconds)
-    b, r = runs["backup"].seconds, runs["restore"].seconds
+    b = runs["backup"].seconds
+    r = min(runs["restore"].seconds, runs["restore2"].seconds)
+    download = min(runs["download"].seconds, runs["download2"].seconds)
     again = runs["again"]
     return [
         (f"backup {best / b:.2f}x the store's ceiling ({best:.1f} s; target >= 0.9x)",
@@ -240,8 +250,8 @@ def verdicts(runs: dict[str, Timed]) -> list[tuple[str, bool]]:
         (f"backup {runs['upload'].seconds / b:.2f}x swift upload (target > 1x)",
          runs["upload"].seconds > b),
         (f"backup {runs['sequential'].seconds / b:.2f}x the guide's loop", True),
-        (f"restore {runs['download'].seconds / r:.2f}x swift download (target >= 1x)",
-         runs["download"].seconds >= r),
+        (f"restore {download / r:.2f}x swift download (the faster of two each; "
+         "target >= 1x)", download >= r),
         (f"re-run {again.seconds / b:.1%} of the first run, {again.bytes} bytes sent "
          "(target < 10%, 0 bytes)", again.seconds < 0.1 * b and again.bytes == 0),
     ]
