@@ -329,7 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         for path in stale:
             print(f"{path} is out of date: run `make notebooks`", file=sys.stderr)
         return 1 if stale else 0
-    written = build(root, run=not args.no_execute, output_dir=args.output_dir)
+    try:
+        written = build(root, run=not args.no_execute, output_dir=args.output_dir)
+    except FirstappError as exc:  # a stack that could not start, a wrong setting
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     for path in written:
         print(f"wrote {path}")
     if not written:

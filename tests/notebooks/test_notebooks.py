@@ -252,3 +252,18 @@ def test_execute_runs_the_kernel_in_the_notebook_directory_over_unix_sockets(tmp
     # With the default transport the five Jupyter channels would add five TCP ports; what
     # may stay is ipykernel's internal pipe for output from forked processes.
     assert int(tcp_listeners) <= 1
+
+
+def test_make_notebooks_says_in_one_line_what_stopped_it(tmp_path):
+    """A stack that cannot start (here: a wrong FIRSTAPP_FREE_PORTS) ends `make notebooks`
+    with one ``error:`` line and writes nothing."""
+    env = {**os.environ, "FIRSTAPP_FREE_PORTS": "not-a-range"}
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "firstapp.notebooks.build", "--output-dir",
+                           str(out)], cwd=project_root(), env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: FIRSTAPP_FREE_PORTS=not-a-range is not a range of ports LOW-HIGH between "
+        "1024 and 65535 (e.g. 20000-32767); unset it for the default"]
+    assert not out.exists() or list(out.iterdir()) == []
