@@ -10,7 +10,7 @@ import fcntl
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,26 +24,19 @@ from firstapp.net import free_port
 
 @pytest.fixture(scope="session")
 def cloud_factory(tmp_path_factory) -> Iterator[Callable[..., CloudInfo]]:
-    """Start extra clouds (``devices=``, ``replicas=``; the backend is ``FIRSTAPP_BACKEND``'s,
-    swift by default); all are stopped at session end."""
-    started: list[Path] = []
-
-    def make(**kwargs) -> CloudInfo:
-        data_dir = tmp_path_factory.mktemp("cloud")
-        cloud, _ = backends.start(data_dir, port=free_port(), **kwargs)
-        started.append(data_dir)
-        return cloud
-
-    yield make
-    for data_dir in started:
-        backends.stop(data_dir)
+    """Start extra clouds (:func:`started_cloud`'s ``kwargs``); all are stopped at session
+    end."""
+    with ExitStack() as started:
+        yield lambda **kwargs: started.enter_context(started_cloud(tmp_path_factory, **kwargs))
 
 
 @contextmanager
 def started_cloud(tmp_path_factory, **kwargs) -> Iterator[CloudInfo]:
-    """A cloud of its own (``kwargs`` as for ``cloud_factory``), stopped at the end of the
-    ``with`` block: for module-scoped fixtures, so that a cloud (a Ceph one costs 6% of a
-    core doing nothing) does not outlive the module that needs it."""
+    """A cloud of its own in a new temporary directory, on a free port (``devices=``,
+    ``replicas=``, ``backend=``...: the backend is ``FIRSTAPP_BACKEND``'s, swift by
+    default), stopped at the end of the ``with`` block: for module-scoped fixtures, so
+    that a cloud (a Ceph one costs 6% of a core doing nothing) does not outlive the module
+    that needs it."""
     data_dir = tmp_path_factory.mktemp("cloud")
     cloud, _ = backends.start(data_dir, port=free_port(), **kwargs)
     try:

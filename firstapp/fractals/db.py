@@ -98,8 +98,8 @@ def shown_url(db_url: str) -> str:
         return shown.replace("=%2A%2A%2A", "=***")
     except Exception:  # not a URL SQLAlchemy can parse: hide what looks like a password
         shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", db_url)
-        return re.sub(r"([?&][^=&]*(?:pass|secret|token|key|credential)[^=&]*=)[^&]*",
-                      r"\1***", shown, flags=re.I)
+        return re.sub(rf"([?&][^=&]*(?:{_SECRET_KEY.pattern})[^=&]*=)[^&]*", r"\1***",
+                      shown, flags=re.I)
 
 
 def sqlite_path(db_url: str) -> Path | None:
