@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -85,6 +86,21 @@ def test_secrets_are_private_files_and_on_no_command_line(keystone_cloud):
         assert not any(secret in cmdline for secret in secrets)
     # both listen on loopback only
     assert port_in_use(keystone_cloud.identity.port)
+
+
+def test_passwords_are_long_random_secrets_hashed_at_bcrypt_s_lowest_cost(keystone_cloud):
+    """bcrypt's cost (12 by default: 0.25 s of CPU per sign-in) guards weak passwords; these
+    are random secrets of 144 bits or more, so Keystone hashes them at cost 4."""
+    kdir = keystone_cloud.layout.root / "keystone"
+    state = json.loads((kdir / "identity.json").read_text())
+    for secret in (state["admin_password"], state["service_password"], keystone_cloud.password):
+        assert len(secret) >= 24
+    with sqlite3.connect(f"file:{kdir / 'keystone.db'}?mode=ro", uri=True) as db:
+        hashes = [row[0] for row in db.execute("SELECT password_hash FROM password")]
+    assert len(hashes) >= 3  # admin, the service user, the learner
+    assert all(h.startswith("$2b$04$") for h in hashes), hashes
+    password_session(keystone_cloud.auth_url, keystone_cloud.username, keystone_cloud.password,
+                     keystone_cloud.env()["OS_PROJECT_NAME"]).get_token()
 
 
 def test_token_from_keystone_and_a_round_trip_through_the_catalog(keystone_cloud):
