@@ -8,10 +8,11 @@ How the copy stays trustworthy:
 
 - Only a uuid in canonical form becomes an object name; anything else the app lists
   is refused (an app answering ``../victim/pwned`` cannot write outside the container).
-- Each image is read from the app into memory (images are small) and its SHA-256 and
-  size checked against the app's record *before* anything is sent; then the bytes are
-  PUT with their MD5 as the expected ETag, so Swift refuses a body that arrives
-  damaged, and a PUT that gets "try again" can be sent again.
+- Each image is read from the app into memory (images are small; up to 100 in one
+  request, :class:`ImageBatches`, with a request of its own for any the batch lacks) and
+  its SHA-256 and size checked against the app's record *before* anything is sent;
+  then the bytes are PUT with their MD5 as the expected ETag, so Swift refuses a body
+  that arrives damaged, and a PUT that gets "try again" can be sent again.
 - At the end every object written is checked again: the container listing (one request)
   must show it with the MD5 of the bytes sent as its ETag, and their size; an object it
   does not show so yet (listings can lag) gets a HEAD of its own. Then a manifest object
@@ -31,6 +32,7 @@ How the copy stays trustworthy:
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -83,6 +85,10 @@ META_FIELDS = (
     "duration", "generated_by", "created_at",
 )
 _SHA256_CHARS = frozenset("0123456789abcdef")
+#: Images read from the app in one request: at most the API's page size, and at most
+#: this many bytes by their records (so that a batch of big images stays small in memory).
+BATCH_IMAGES = client.PAGE_SIZE
+BATCH_BYTES = 8 * 1024 * 1024
 
 
 class VerificationError(FirstappError):
@@ -140,13 +146,73 @@ class Outcome:
     entry: Entry | None = None
 
 
+class ImageBatches:
+    """The images a backup reads from the app, fetched many at a time
+    (``GET /v1/fractal-images``) instead of one request each.
+
+    ``records`` are cut, in order, into batches of at most :data:`BATCH_IMAGES` images and
+    :data:`BATCH_BYTES` bytes (by their records' sizes). The first worker to need an image
+    of a batch reads the whole batch; the others take theirs from it. An image the batch
+    lacks (or damaged, or any at all from an app without that route) is left to a request
+    of its own, which says what is wrong with it.
+    """
+
+    def __init__(self, endpoint: str | None, records: list[Mapping[str, Any]],
+                 timeout: float | None = None) -> None:
+        self._endpoint, self._timeout = endpoint, timeout
+        self._batch_of: dict[str, int] = {}
+        self._batches: list[dict[str, int]] = []  # uuid: size, a batch each
+        size = 0
+        for record in records:
+            if (not self._batches or len(self._batches[-1]) == BATCH_IMAGES
+                    or size + record["size"] > BATCH_BYTES):
+                self._batches.append({})
+                size = 0
+            self._batches[-1][record["uuid"]] = record["size"]
+            self._batch_of[record["uuid"]] = len(self._batches) - 1
+            size += record["size"]
+        self._locks = [threading.Lock() for _ in self._batches]
+        self._read: dict[int, dict[str, bytes]] = {}
+        self._served = True  # until the app answers that it has no such route
+
+    def take(self, uuid: str, session: requests.Session | None = None) -> bytes | None:
+        """``uuid``'s image from its batch (read now if it is the first asked for), or None:
+        not in a batch, taken already, or left out by the app."""
+        index = self._batch_of.pop(uuid, None)
+        if index is None:
+            return None
+        with self._locks[index]:
+            if index not in self._read:
+                self._read[index] = self._fetch(self._batches[index], session)
+            images = self._read[index]
+            return images.pop(uuid, None)
+
+    def _fetch(self, limits: dict[str, int], session: requests.Session | None,
+               ) -> dict[str, bytes]:
+        if not self._served:
+            return {}
+        try:
+            return client.read_images(self._endpoint, limits, session=session,
+                                      timeout=self._timeout)
+        except client.AppNotAnswering:
+            raise
+        except client.FractalsAPIError as exc:
+            if exc.status in (404, 405):  # an app without the route: one request each
+                self._served = False
+            return {}
+
+
 def fetch_image(endpoint: str | None, record: Mapping[str, Any], *,
-                session: requests.Session | None = None,
-                timeout: float | None = None) -> tuple[bytes, Entry]:
-    """The image from the app, checked against its record's SHA-256 and size."""
+                session: requests.Session | None = None, timeout: float | None = None,
+                batches: ImageBatches | None = None) -> tuple[bytes, Entry]:
+    """The image from the app, checked against its record's SHA-256 and size: from its
+    batch when ``batches`` has it as the record says, else read on its own."""
     uuid, size = record["uuid"], record["size"]
-    data = client.read_image(endpoint, uuid, size, session=session, timeout=timeout)
-    sha256 = hashlib.sha256(data).hexdigest()
+    data = batches.take(uuid, session) if batches is not None else None
+    sha256 = None if data is None else hashlib.sha256(data).hexdigest()
+    if sha256 != record["checksum"]:  # not in a batch, or not as the record says: alone
+        data = client.read_image(endpoint, uuid, size, session=session, timeout=timeout)
+        sha256 = hashlib.sha256(data).hexdigest()
     if sha256 != record["checksum"] or len(data) != size:
         raise VerificationError(
             f"the app sent {len(data)} bytes with SHA-256 {sha256}, but its record says "
@@ -157,11 +223,19 @@ def fetch_image(endpoint: str | None, record: Mapping[str, Any], *,
 
 def upload_fractal(conn: swift.Connection, endpoint: str | None, container: str,
                    record: Mapping[str, Any], session: requests.Session | None = None, *,
-                   timeout: float | None = None) -> Entry:
+                   timeout: float | None = None, batches: ImageBatches | None = None) -> Entry:
     """Read one image from the app, verify it, PUT it (retried when the store says "try
     again"); return what the manifest records of it."""
+    data, entry = fetch_image(endpoint, record, session=session, timeout=timeout,
+                              batches=batches)
+    return store_image(conn, container, record, data, entry)
+
+
+def store_image(conn: swift.Connection, container: str, record: Mapping[str, Any],
+                data: bytes, entry: Entry) -> Entry:
+    """PUT the checked image ``data`` of ``record`` with its MD5 as the expected ETag
+    (retried when the store says "try again"); return ``entry``."""
     uuid = record["uuid"]
-    data, entry = fetch_image(endpoint, record, session=session, timeout=timeout)
     etag = store_call(conn, f"uploading fractal {uuid}", conn.put_object, container, uuid,
                       contents=data, etag=entry.md5, content_type="image/png",
                       headers=object_metadata(record))
@@ -180,27 +254,40 @@ def upload_fractal(conn: swift.Connection, endpoint: str | None, container: str,
     return entry
 
 
+def proven_stored(record: Mapping[str, Any], listed: Listed | None,
+                  known: Entry | None) -> bool:
+    """Whether the container listing (``listed``) and the manifest (``known``) prove that
+    the store holds the image of the app's ``record``: no need to read it."""
+    return (listed is not None and known is not None and listed.hash == known.md5
+            and listed.bytes == known.size == record["size"]
+            and known.sha256 == record["checksum"])
+
+
 def backup_fractal(conn: swift.Connection, endpoint: str | None, container: str,
                    record: Mapping[str, Any], *, listed: Listed | None = None,
                    known: Entry | None = None, session: requests.Session | None = None,
-                   timeout: float | None = None) -> Outcome:
+                   timeout: float | None = None,
+                   batches: ImageBatches | None = None) -> Outcome:
     """Back up one (checked, rendered) fractal unless the store provably holds its image.
 
-    ``listed`` is the container listing's entry for its uuid, ``known`` the manifest's.
+    ``listed`` is the container listing's entry for its uuid, ``known`` the manifest's;
+    ``batches`` reads images from the app many at a time.
     Per-fractal failures are returned; :class:`Unavailable` is raised when the store or
     the app does not answer at all (the run stops).
     """
     uuid = record["uuid"]
     try:
-        if (listed is not None and known is not None and listed.hash == known.md5
-                and listed.bytes == known.size == record["size"]
-                and known.sha256 == record["checksum"]):
+        if proven_stored(record, listed, known):
             return Outcome(Result(uuid, Status.SKIPPED), known)
         if listed is not None:  # not provable from the manifest: hash the app's bytes
-            _, entry = fetch_image(endpoint, record, session=session, timeout=timeout)
+            data, entry = fetch_image(endpoint, record, session=session, timeout=timeout,
+                                      batches=batches)
             if listed.hash == entry.md5 and listed.bytes == entry.size:
                 return Outcome(Result(uuid, Status.SKIPPED), entry)
-        entry = upload_fractal(conn, endpoint, container, record, session, timeout=timeout)
+            entry = store_image(conn, container, record, data, entry)
+        else:
+            entry = upload_fractal(conn, endpoint, container, record, session,
+                                   timeout=timeout, batches=batches)
         return Outcome(Result(uuid, Status.UPLOADED, entry.size), entry)
     except Unavailable:
         raise
@@ -252,8 +339,7 @@ def copy_fractal(conn: swift.Connection, source: str, container: str,
     ``source`` in the same account: a server-side COPY, checked by ETag."""
     uuid, checksum, size = record["uuid"], record["checksum"], record["size"]
     try:
-        if (listed is not None and known is not None and listed.hash == known.md5
-                and listed.bytes == known.size == size and known.sha256 == checksum):
+        if proven_stored(record, listed, known):
             return Outcome(Result(uuid, Status.SKIPPED), known)
         headers = store_call(conn, f"reading fractal {uuid} in {source!r}",
                              conn.head_object, source, uuid)
@@ -399,6 +485,11 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
     written: dict[str, Entry] = {}
     verified: dict[str, Entry] = {}
 
+    batches = None if report.source is not None else ImageBatches(
+        endpoint, [r for r in todo
+                   if not proven_stored(r, listing.get(r["uuid"]), known.get(r["uuid"]))],
+        timeout)
+
     def task(record: dict[str, Any]) -> Result:
         thread_conn, session = resources.get()
         uuid = record["uuid"]
@@ -408,7 +499,7 @@ def backup(endpoint: str | None, conn_factory: ConnFactory, container: str,
         else:
             outcome = backup_fractal(thread_conn, endpoint, container, record,
                                      listed=listing.get(uuid), known=known.get(uuid),
-                                     session=session, timeout=timeout)
+                                     session=session, timeout=timeout, batches=batches)
         if outcome.entry is not None:
             fresh = outcome.result.status in (Status.UPLOADED, Status.COPIED)
             (written if fresh else verified)[uuid] = outcome.entry

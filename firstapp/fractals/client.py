@@ -8,11 +8,13 @@ Every function takes the app's base URL first; ``None`` means
 from __future__ import annotations
 
 import os
+import tarfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from firstapp.errors import FirstappError
@@ -239,6 +241,44 @@ def read_image(endpoint: str | None, uuid: str, limit: int, *,
                 f"{exc})"
             ) from None
     return bytes(data)
+
+
+def read_images(endpoint: str | None, limits: Mapping[str, int], *,
+                session: requests.Session | None = None,
+                timeout: float | None = None) -> dict[str, bytes]:
+    """The images of the fractals ``limits`` names (uuid: at most that many bytes), read in
+    one request (``GET /v1/fractal-images``, at most :data:`PAGE_SIZE` of them): those the
+    app left out (not rendered, unknown) are missing from the answer.
+
+    An answer that is not such a tar archive, or holds anything else (a name not asked for,
+    more bytes than allowed), raises :class:`FractalsAPIError`; an app without that route
+    raises it with status 404 or 405.
+    """
+    images: dict[str, bytes] = {}
+    query = [("uuid", uuid) for uuid in limits]
+    with _request("GET", endpoint, "/v1/fractal-images", session, params=query, stream=True,
+                  timeout=timeout) as response:
+        try:
+            with tarfile.open(fileobj=response.raw, mode="r|") as archive:
+                for member in archive:
+                    uuid = member.name.removesuffix(".png")
+                    if not (member.isfile() and member.name == f"{uuid}.png"
+                            and uuid in limits and uuid not in images):
+                        raise FractalsAPIError(
+                            f"the Fractals app at {_base(endpoint)} sent {member.name!r} "
+                            "among the images, which was not asked for")
+                    if member.size > limits[uuid]:
+                        raise FractalsAPIError(
+                            f"the Fractals app sent {member.size} bytes for fractal {uuid}, "
+                            f"more than the {limits[uuid]} its record gives")
+                    reader = archive.extractfile(member)
+                    images[uuid] = reader.read() if reader else b""
+        except (tarfile.TarError, requests.RequestException, urllib3.exceptions.HTTPError,
+                OSError) as exc:
+            raise FractalsAPIError(
+                f"reading images from the Fractals app at {_base(endpoint)} failed after "
+                f"{len(images)} of them ({exc.__class__.__name__}: {exc})") from None
+    return images
 
 
 def iter_image(endpoint: str | None, uuid: str, *, chunk_size: int = CHUNK_SIZE,

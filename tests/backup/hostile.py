@@ -25,6 +25,7 @@ class Behaviour:
     records: list[dict[str, Any]] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)
     listing_body: bytes | None = None  # raw body for GET /v1/fractal, instead of JSON
+    images_tar: bytes | None = None  # body for GET /v1/fractal-images (None: 404, no route)
     hang: set[str] = field(default_factory=set)  # methods (or "GET /v1/fractal") that hang
     put_status: int | None = None  # the store: status for an object PUT
     # the store: objects it holds (swiftclient's headers and body), and how many listings
@@ -94,6 +95,8 @@ class AppHandler(_Handler):
             body = {"num_results": len(records), "page": 1, "total_pages": 1,
                     "objects": records}
             self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        elif path == "/v1/fractal-images" and self.behaviour.images_tar is not None:
+            self._send(200, self.behaviour.images_tar, {"Content-Type": "application/x-tar"})
         elif path.startswith("/fractal/"):
             uuid = unquote(path[len("/fractal/"):])
             if self._hang_if_asked("GET /fractal"):

@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from sqlalchemy import update
 from swiftclient.exceptions import ClientException
 
+from firstapp.fractals import backup as backup_module
 from firstapp.fractals import client
 from firstapp.fractals.backup import backup, meta_header
 from firstapp.fractals.db import make_engine
@@ -58,6 +61,28 @@ def test_backup_stores_every_fractal_once_with_its_record(app60, backed_up, swif
             assert headers[meta_header(field).lower()] == str(record[field]), field
         for field in ("xa", "xb", "ya", "yb", "duration"):  # floats survive exactly
             assert float(headers[meta_header(field).lower()]) == record[field], field
+
+
+def test_images_come_from_the_app_a_batch_at_a_time(app60, conn_factory, container,
+                                                    swift_conn, monkeypatch):
+    """One GET /v1/fractal-images per batch (here 25 images), none image by image."""
+    asked = []
+    send = requests.Session.send
+
+    def counted(session, request, **kwargs):
+        if request.url.startswith(app60.endpoint):
+            asked.append(urlsplit(request.url).path)
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", counted)
+    monkeypatch.setattr(backup_module, "BATCH_IMAGES", 25)
+    report = backup(app60.endpoint, conn_factory, container)
+
+    assert (report.uploaded, report.failed) == (COUNT, 0)
+    assert asked.count("/v1/fractal-images") == 3  # 60 images: 25, 25, 10
+    assert not [path for path in asked if path.startswith("/fractal/")]
+    for record in app60.fractals:
+        assert object_sha256(swift_conn, container, record["uuid"])[1] == record["checksum"]
 
 
 def test_second_run_uploads_nothing(app60, backed_up, cloud_env):

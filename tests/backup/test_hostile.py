@@ -3,8 +3,11 @@ a run that stops at the first store-wide failure, one ``error:`` line each."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import signal
+import tarfile
 import uuid as uuidlib
 
 import pytest
@@ -70,6 +73,48 @@ def test_backup_refuses_names_that_are_not_canonical_uuids(swift_conn, container
     # the app was only ever asked for the good image
     assert [path for method, path in behaviour.requests if path.startswith("/fractal/")] == [
         f"/fractal/{good}"]
+
+
+def tar_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("batch", ["a name not asked for", "a damaged image", "too many bytes",
+                                   "cut short", "no such route"])
+def test_images_a_batch_gets_wrong_are_read_one_by_one(batch, conn_factory, swift_conn,
+                                                       container):
+    """Whatever GET /v1/fractal-images answers, each image stored is the one its record
+    describes: a batch that breaks the rules is dropped, an image that does not match is
+    read again on its own."""
+    images = {str(uuidlib.uuid4()): f"image {n}".encode() for n in range(3)}
+    _, second, third = images
+    members = {f"{uuid}.png": data for uuid, data in images.items()}
+    answer, alone = {
+        "a name not asked for": (tar_of({**members, "../victim.png": b"x"}), images),
+        "a damaged image": (tar_of({**members, f"{second}.png": b"image X"}), [second]),
+        "too many bytes": (tar_of({**members, f"{third}.png": b"image 2, and more"}), images),
+        "cut short": (tar_of(members)[:700], images),
+        "no such route": (None, images),
+    }[batch]
+    behaviour = Behaviour(records=[record_for(u, d) for u, d in images.items()],
+                          images=images, images_tar=answer)
+    with serve(AppHandler, behaviour) as app:
+        report = backup(app, conn_factory, container)
+    assert (report.uploaded, report.failed, report.ok) == (3, 0, True), report.lines()
+    for uuid, data in images.items():
+        assert swift_conn.get_object(container, uuid)[1] == data
+        assert read_manifest_json(swift_conn, container)["objects"][uuid]["sha256"] == \
+            hashlib.sha256(data).hexdigest()
+    asked = [path for method, path in behaviour.requests if method == "GET"]
+    assert asked.count("/v1/fractal-images") == 1
+    assert sorted(p for p in asked if p.startswith("/fractal/")) == sorted(
+        f"/fractal/{uuid}" for uuid in alone)
 
 
 def test_an_app_that_answers_something_else_than_json(cloud_env):

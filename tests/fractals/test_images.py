@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tarfile
 import uuid as uuidlib
 
 import requests
@@ -63,3 +64,32 @@ def test_pending_fractal_is_409_json(fractals_app_factory):
     assert [(o["uuid"], o["status"], o["checksum"]) for o in listed] == [
         (record["uuid"], "pending", None)
     ]
+
+
+def test_many_images_in_one_tar_answer(fractals_app_factory):
+    """GET /v1/fractal-images: a tar of the rendered images asked for, in the order asked;
+    unknown and pending ones left out, nothing else in it."""
+    app = fractals_app_factory(3, workers=0)  # nobody renders the new one: it stays pending
+    pending = requests.post(f"{app.endpoint}/v1/fractal", json=PARAMS, timeout=10).json()
+    first, _, third = app.fractals
+    asked = [third["uuid"], str(uuidlib.uuid4()), pending["uuid"], first["uuid"].upper(),
+             third["uuid"]]
+    response = requests.get(f"{app.endpoint}/v1/fractal-images",
+                            params=[("uuid", u) for u in asked], timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/x-tar"
+    with tarfile.open(fileobj=io.BytesIO(response.content)) as archive:
+        members = archive.getmembers()
+        assert [m.name for m in members] == [f"{third['uuid']}.png", f"{first['uuid']}.png"]
+        for member, record in zip(members, (third, first), strict=True):
+            data = archive.extractfile(member).read()
+            assert member.isfile() and member.size == len(data) == record["size"]
+            assert hashlib.sha256(data).hexdigest() == record["checksum"]
+
+
+def test_many_images_mistakes_are_400(fractals_app):
+    url = f"{fractals_app.endpoint}/v1/fractal-images"
+    for params in ([], [("uuid", str(uuidlib.uuid4()))] * 101, [("uuid", "../etc/passwd")]):
+        response = requests.get(url, params=params, timeout=10)
+        assert response.status_code == 400, params
+        assert response.json()["field"] == "uuid"
