@@ -253,6 +253,8 @@ rgw gc processor period = {GC_SECONDS}
 rgw gc processor max time = {GC_SECONDS}
 rgw init timeout = 60
 rgw thread pool size = 64
+# no S3 bucket lifecycle here; its thread sleeps 5 s at a time, and stopping waits for it
+rgw enable lc threads = false
 # ask for a newer OSD map every 0.2 s, not 5 s: the gateway starts before the OSDs are up
 objecter tick interval = 0.2
 """
