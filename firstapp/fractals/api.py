@@ -369,7 +369,8 @@ def _tar_stream(state: AppState, rows: list[Any]) -> Iterator[bytes]:
             image.close()
         member = tarfile.TarInfo(f"{row.uuid}.png")
         member.size, member.mode = len(data), 0o644
-        member.mtime = int(row.created_at.replace(tzinfo=UTC).timestamp())
+        if row.created_at is not None:
+            member.mtime = int(row.created_at.replace(tzinfo=UTC).timestamp())
         yield member.tobuf(tarfile.USTAR_FORMAT) + data + bytes(-len(data) % tarfile.BLOCKSIZE)
     yield bytes(2 * tarfile.BLOCKSIZE)  # the end of the archive
 
