@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,23 @@ def serve_apps(layout, sockets: dict) -> list:
     return threads
 
 
+def listen(port: int) -> socket.socket:
+    """A listening socket on 127.0.0.1:``port`` (0: any free port), set up as Swift's own
+    servers set theirs (``swift.common.wsgi.get_socket``)."""
+    import eventlet
+
+    from firstapp.net import LOOPBACK
+
+    # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
+    # listen on the same port and take half of the requests: ask for the port alone.
+    sock = eventlet.listen((LOOPBACK, port), backlog=BACKLOG, reuse_port=False)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    # without it, a response body smaller than a TCP segment waits behind its headers for
+    # the peer's delayed ACK: 40 ms (a GET of a 16 KiB object took 54 ms instead of 9)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def serve(layout, port: int, workers: int = 1) -> None:
     """Listen, configure Swift, serve with ``workers`` processes in all; return never."""
     settings = prepare(layout)
@@ -102,17 +120,14 @@ def serve(layout, port: int, workers: int = 1) -> None:
     from firstapp.cloud.layout import SERVICES, write_private
     from firstapp.net import LOOPBACK
 
-    # eventlet sets SO_REUSEPORT by default, which would let a second cloud (or anything)
-    # listen on the same port and take half of the requests: ask for the port alone.
     try:
-        sockets = {"proxy": eventlet.listen((LOOPBACK, port), backlog=BACKLOG,
-                                            reuse_port=False)}
+        sockets = {"proxy": listen(port)}
     except OSError as exc:
         print(f"cannot listen on {LOOPBACK}:{port}: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(PORT_TAKEN if exc.errno == errno.EADDRINUSE else 1) from exc
     # The backend servers take any free port; the rings are pointed at them.
     for service in SERVICES:
-        sockets[service] = eventlet.listen((LOOPBACK, 0), backlog=BACKLOG, reuse_port=False)
+        sockets[service] = listen(0)
     ports = {name: sock.getsockname()[1] for name, sock in sockets.items()}
     config.write_server_configs(layout, ports, settings.fallocate_reserve,
                                 settings.replicas, settings.keystone_port

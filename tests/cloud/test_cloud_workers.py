@@ -204,3 +204,22 @@ def test_swiftclient_sees_one_store_whatever_process_answers(cloud_dir):
         with pytest.raises(swift.ClientException) as missing:
             fresh.get_object("many", "nope")
         assert missing.value.http_status == 404
+
+
+def test_sockets_are_set_up_as_swift_sets_its_own():
+    """Loopback, the port alone (no SO_REUSEPORT), keepalive, and TCP_NODELAY on every
+    connection accepted: without it a small response body waited 40 ms for an ACK."""
+    import socket
+
+    from firstapp.cloud.server import listen
+
+    with listen(0) as server:
+        assert server.getsockname()[0] == LOOPBACK
+        assert server.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
+        with socket.create_connection(server.getsockname(), timeout=5) as client:
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+                assert accepted.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                client.sendall(b"ping")
+                assert accepted.recv(4) == b"ping"
