@@ -240,7 +240,7 @@ osd scrub auto repair = true
 osd max object size = 134217728
 
 [client.{RGW}]
-rgw frontends = beast endpoint={LOOPBACK}:{settings.port}
+{_frontends(settings)}
 rgw data = {root}/rgw
 rgw enable apis = swift, swift_auth, admin
 # the Swift API at /v1/AUTH_tutorial and /info, as Swift serves them (RGW's defaults:
@@ -465,11 +465,18 @@ def _start(layout: Layout, port: int | None, timeout: float) -> tuple[CephCloud,
     return info(layout.root), True
 
 
+def _frontends(settings: CephSettings) -> str:
+    """The gateway's HTTP frontend: beast on the cloud's port, with TCP_NODELAY (without
+    it, a response body smaller than a TCP segment waited 40 ms behind its headers for
+    the client's delayed ACK: a GET of a 16 KiB object took 44 ms instead of 1.5)."""
+    return f"rgw frontends = beast endpoint={LOOPBACK}:{settings.port} tcp_nodelay=1"
+
+
 def _rewrite_rgw_port(layout: Layout, settings: CephSettings) -> None:
     conf = layout.root / "ceph.conf"
     lines = conf.read_text().splitlines()
-    lines = [f"rgw frontends = beast endpoint={LOOPBACK}:{settings.port}"
-             if line.startswith("rgw frontends =") else line for line in lines]
+    lines = [_frontends(settings) if line.startswith("rgw frontends =") else line
+             for line in lines]
     conf.write_text("\n".join(lines) + "\n")
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from firstapp.cloud import backends, ceph
 from firstapp.cloud.client import authenticate, connection
+from firstapp.cloud.layout import Layout
 from firstapp.net import free_port
 
 
@@ -51,6 +52,15 @@ def test_start_status_env_stop(cloud_dir):
     assert started.returncode == 0, started.stderr
     assert f"local cloud started: http://127.0.0.1:{port}/auth/v1.0" in started.stdout
     assert len(ceph_processes(cloud_dir)) == 5  # monitor, three OSDs, gateway
+    # what the running gateway was told (its admin socket): TCP_NODELAY (else a small GET
+    # waits 40 ms for an ACK), and no S3 lifecycle thread (it held every stop for 5-10 s)
+    layout = Layout.at(cloud_dir)
+    frontends = ceph.admin(layout, "client.rgw", {"prefix": "config get",
+                                                  "var": "rgw_frontends"})
+    assert frontends["rgw_frontends"] == f"beast endpoint=127.0.0.1:{port} tcp_nodelay=1"
+    assert ceph.admin(layout, "client.rgw", {"prefix": "config get",
+                                             "var": "rgw_enable_lc_threads"}) == {
+        "rgw_enable_lc_threads": "false"}
 
     again = firstapp("cloud", "start", "--data-dir", str(cloud_dir))
     assert again.returncode == 0 and "already running (nothing started)" in again.stdout
