@@ -309,11 +309,15 @@ def get_image(uuid: str):
 
 
 # [start serve-image]
+def _store_holding(state: AppState, in_database: bool) -> ImageStore:
+    """Where an image is: the app's image store, or the database for an image not yet
+    moved out of it (``move-images``)."""
+    return DatabaseImages(state.sessions) if in_database else state.store
+
+
 def _image_response(uuid: str, checksum: str, in_database: bool) -> Response:
-    """The image streamed from where it is, with its SHA-256 as the ETag. Images not yet
-    moved out of the database (``move-images``) are served from it."""
-    state = _state()
-    store = state.store if not in_database else DatabaseImages(state.sessions)
+    """The image streamed from where it is, with its SHA-256 as the ETag."""
+    store = _store_holding(_state(), in_database)
     try:
         image = store.open(uuid, checksum)
     except ImageStoreDown as exc:
@@ -356,9 +360,8 @@ def get_images():
 def _tar_stream(state: AppState, rows: list[Any]) -> Iterator[bytes]:
     """A tar archive of the rows' images, read one at a time; an image its store cannot
     give now is left out."""
-    database = DatabaseImages(state.sessions)
     for row in rows:
-        store = database if row.in_database else state.store
+        store = _store_holding(state, row.in_database)
         try:
             image = store.open(row.uuid, row.checksum)
         except (ImageStoreDown, ImageMissing):

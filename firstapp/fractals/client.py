@@ -266,7 +266,7 @@ def read_images(endpoint: str | None, limits: Mapping[str, int], *,
                             and uuid in limits and uuid not in images):
                         raise FractalsAPIError(
                             f"the Fractals app at {_base(endpoint)} sent {member.name!r} "
-                            "among the images, which was not asked for")
+                            "among the images, which was not asked for (or came twice)")
                     if member.size > limits[uuid]:
                         raise FractalsAPIError(
                             f"the Fractals app sent {member.size} bytes for fractal {uuid}, "
