@@ -23,11 +23,11 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if worker.startswith("gw") and count > 1:
-        from firstapp.net import FREE_PORTS
+        from firstapp.net import FREE_PORTS, FREE_PORTS_VARIABLE
 
         size = len(FREE_PORTS) // count
         low = FREE_PORTS.start + int(worker[2:]) * size
-        os.environ["FIRSTAPP_FREE_PORTS"] = f"{low}-{low + size - 1}"
+        os.environ[FREE_PORTS_VARIABLE] = f"{low}-{low + size - 1}"
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
