@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -84,3 +85,48 @@ def test_updates_saved_for_later_reach_the_listing_without_repair(cloud):
         return {c["name"]: c["count"] for c in conn.get_account()[1]}.get("late", 0)
 
     assert wait_until(lambda: counted() == len(names), SETTLE_WITHIN, interval=0.5)
+
+
+def test_every_change_reaches_the_account_and_settled_databases_are_not_reopened(cloud):
+    """The settler's sweep hands Swift's container updater only the databases written since
+    they were last found reported; each later change still reaches the account."""
+    from swift.common.utils import readconf, set_swift_dir
+    from swift.container.backend import ContainerBroker
+    from swift.container.updater import ContainerUpdater
+
+    from firstapp.cloud.settle import QUIET_NS, sweep_containers
+
+    conn = connection(cloud.auth_url, cloud.username, cloud.password)
+    conn.put_container("counted")
+
+    def counted() -> int | None:
+        return {c["name"]: c["count"] for c in conn.get_account()[1]}.get("counted")
+
+    for name in ("a", "b", "c"):
+        conn.put_object("counted", name, name.encode())
+    assert wait_until(lambda: counted() == 3, SETTLE_WITHIN, interval=0.5), counted()
+    for name in ("d", "e"):  # more objects after the container's count was reported
+        conn.put_object("counted", name, name.encode())
+    assert wait_until(lambda: counted() == 5, SETTLE_WITHIN, interval=0.5), counted()
+    conn.delete_object("counted", "a")
+    assert wait_until(lambda: counted() == 4, SETTLE_WITHIN, interval=0.5), counted()
+
+    # a sweep of this process's own over the same databases, counting what it opens
+    set_swift_dir(str(cloud.layout.etc))
+    updater = ContainerUpdater(readconf(str(cloud.layout.conf("container")),
+                                        "container-updater"))
+    opened: list[str] = []
+    process = updater.process_container
+    updater.process_container = lambda db_file: (opened.append(db_file), process(db_file))[1]
+    reported: dict = {}
+
+    def sweep() -> set[str]:
+        opened.clear()
+        sweep_containers(updater, reported)
+        return {ContainerBroker(db).get_info()["container"] for db in opened}
+
+    time.sleep(QUIET_NS / 1e9 + 0.2)  # until every file is old enough to be trusted
+    assert "counted" in sweep()  # the first sweep opens every database once
+    assert sweep() == set()  # nothing written since: nothing opened
+    conn.put_object("counted", "one-more", b"x")
+    assert sweep() == {"counted"}  # only the container that changed
