@@ -1,14 +1,20 @@
-"""Talking to a Swift endpoint with python-swiftclient, with errors a learner can act on."""
+"""Talking to a Swift endpoint with python-swiftclient, with errors a learner can act on.
+
+python-swiftclient and requests are imported by the calls that use them: importing
+swiftclient costs a process 0.2 s of CPU (it loads python-keystoneclient), and most of
+``firstapp``'s commands only need this module's messages.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
-from swiftclient import client as swift
-
 from firstapp.errors import FirstappError
+
+if TYPE_CHECKING:
+    from swiftclient import client as swift
 
 START_HINT = "start it with `firstapp cloud start`"
 CONNECT_TIMEOUT = 5.0  # s to open a connection: on a LAN or loopback, far more than enough
@@ -24,6 +30,9 @@ def authenticate(auth_url: str, username: str, password: str,
     ``data_dir`` names the local cloud this URL may belong to (default: the one in
     ``FIRSTAPP_CLOUD_DIR``, else the per-user one), for the message when nothing answers.
     """
+    import requests
+    from swiftclient import client as swift
+
     try:
         storage_url, token = swift.get_auth(auth_url, username, password, auth_version="1.0",
                                             timeout=(CONNECT_TIMEOUT, AUTH_TIMEOUT))
@@ -98,6 +107,8 @@ def is_local_cloud(url: str, data_dir: str | os.PathLike[str] | None = None) -> 
 def connection(auth_url: str, username: str, password: str) -> swift.Connection:
     """A swiftclient Connection, authenticated up front so mistakes surface here; every
     request has a connect and a read timeout."""
+    from swiftclient import client as swift
+
     storage_url, token = authenticate(auth_url, username, password)
     return swift.Connection(
         authurl=auth_url, user=username, key=password, preauthurl=storage_url,

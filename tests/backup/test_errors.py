@@ -21,6 +21,27 @@ def assert_clear_error(result, *expected: str) -> None:
         assert text in result.stderr, result.stderr
 
 
+@pytest.fixture
+def in_process(capsys, monkeypatch):
+    """``firstapp fractals ARGS`` run in this process through ``firstapp.cli.main``, as the
+    command line runs it, with no OS_* or ST_* variables set: for the checks made before
+    anything is connected, which need no process of their own (the subprocess tests above
+    run the real command line)."""
+    from firstapp.cli import main
+
+    for name in list(os.environ):
+        if name.startswith(("OS_", "ST_")):
+            monkeypatch.delenv(name)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        status = main(["fractals", *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["firstapp", "fractals", *args], status, out, err)
+
+    return run
+
+
 def command(kind: str, app60, tmp_path) -> list[str]:
     if kind == "backup":
         return ["backup", "--container", "errors", "--endpoint", app60.endpoint]
@@ -107,10 +128,11 @@ def run_cli_bytes(*args: str | bytes, env: dict[str, str]) -> subprocess.Complet
     (["--container", "cb"], "the container name is 2 bytes of UTF-8; use 3 to 255"),
 ])
 @pytest.mark.parametrize("kind", ["backup", "restore"])
-def test_bad_input_is_refused_before_anything_is_done(kind, args, expected, tmp_path):
+def test_bad_input_is_refused_before_anything_is_done(kind, args, expected, tmp_path,
+                                                      in_process):
     base = command(kind, None, tmp_path) if kind == "restore" else [
         "backup", "--container", "errors", "--endpoint", "http://127.0.0.1:9"]
-    result = run_cli(*base, *args, env={})  # no credentials: checked before them
+    result = in_process(*base, *args)  # no credentials: checked before them
     assert_clear_error(result, expected)
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "r.db").exists()
@@ -127,7 +149,7 @@ def test_a_container_name_that_is_not_utf8(kind, tmp_path):
                              b"terminal's UTF-8 encoding\n")
 
 
-def test_restore_db_is_checked_up_front(tmp_path):
+def test_restore_db_is_checked_up_front(tmp_path, in_process):
     a_file = tmp_path / "a-file"
     a_file.write_text("not a directory")
     cases = [
@@ -141,7 +163,7 @@ def test_restore_db_is_checked_up_front(tmp_path):
                                                   "not a database path or SQLAlchemy URL"),
     ]
     for db, expected in cases:
-        result = run_cli("restore", "--container", "ccc", "--db", db, env={})
+        result = in_process("restore", "--container", "ccc", "--db", db)
         assert_clear_error(result, expected)
         assert "secret" not in result.stderr
     assert a_file.read_text() == "not a directory"
