@@ -31,7 +31,6 @@ from tqdm import tqdm
 
 from firstapp.cloud.client import not_reachable
 from firstapp.errors import FirstappError, printable
-from firstapp.fractals import connection
 
 #: A callable returning a new, authenticated swiftclient Connection.
 ConnFactory = Callable[[], swift.Connection]
@@ -121,6 +120,8 @@ def connector(creds: SwiftCredentials, timeout: float = DEFAULT_TIMEOUT) -> Conn
     connections sharing the session, each with a connect timeout and a read timeout of
     ``timeout`` seconds, and no retries of their own (:func:`store_call` retries what is
     worth retrying)."""
+    from firstapp.fractals import connection  # openstacksdk's config: only to sign in
+
     return connection.from_values(timeout, auth_type="v1password", auth={
         "auth_url": creds.auth_url, "username": creds.username, "password": creds.password})
 
@@ -128,6 +129,8 @@ def connector(creds: SwiftCredentials, timeout: float = DEFAULT_TIMEOUT) -> Conn
 def connector_from_env(timeout: float = DEFAULT_TIMEOUT) -> ConnFactory:
     """:func:`connector` for the cloud the ``openstack`` command would use: the clouds.yaml
     entry OS_CLOUD names, else the OS_* variables (Keystone v3, or Swift v1 auth)."""
+    from firstapp.fractals import connection
+
     return connection.from_env(timeout)
 
 
