@@ -47,7 +47,8 @@ lint: setup
 # pytest-xdist workers, a test file per worker (so the notebooks, run once per session for
 # tests/notebooks/test_notebooks.py, run on one worker only): one more worker than cores,
 # since tests also wait (for a timeout, a restart, Ceph) and the spare worker fills those
-# waits (2 cores: 7.0 min with 2 workers, 5.7-6.0 with 3, 6.2 with 4); TEST_WORKERS=N sets it.
+# waits (2 cores: 7.0 min with 2 workers, 5.7-6.0 with 3, 6.2 with 4; on 2026-12-05, 4.5 min
+# with 3, 4.65 with 4: docs/benchmarks.md); TEST_WORKERS=N sets it.
 # The workers take the files in collection order, the longest first (tests/conftest.py:
 # LONGEST_FIRST), not xdist's default of the files with the most tests first
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print((os.cpu_count() or 1) + 1)')
