@@ -52,7 +52,6 @@ LONGEST_FIRST = (
     "tests/samples/test_sample_steps.py",  # 22 s
     "tests/backup/test_backup.py",  # 21 s
     "tests/backup/test_keystone_backup.py",  # 21 s
-    "tests/backup/test_errors.py",  # 20 s
     "tests/cloud/test_ceph_under_the_hood.py",  # 20 s
     "tests/samples/test_sample_scripts.py",  # 19 s
     "tests/samples/test_keystone_notebooks.py",  # 19 s

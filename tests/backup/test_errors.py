@@ -25,8 +25,8 @@ def assert_clear_error(result, *expected: str) -> None:
 def in_process(capsys, monkeypatch):
     """``firstapp fractals ARGS`` run in this process through ``firstapp.cli.main``, as the
     command line runs it, with no OS_* or ST_* variables set: for the checks made before
-    anything is connected, which need no process of their own (the subprocess tests above
-    run the real command line)."""
+    anything is connected, which need no process of their own (the other tests here run
+    the real command line)."""
     from firstapp.cli import main
 
     for name in list(os.environ):
