@@ -10,8 +10,8 @@ pending updates, in this process (Swift's own updater would fork a child per dev
 then the container databases. It ends when its server ends or the data directory goes.
 
 Swift's container updater opens every container database at every sweep. Here a sweep
-every 2 s would then cost more the more containers a cloud holds (a cloud with a few hundred
-used a tenth of a core doing nothing), so a database is handed to Swift's updater only when
+every 2 s would then cost more the more containers a cloud holds (a cloud with 200 used 5%
+of a core doing nothing), so a database is handed to Swift's updater only when
 its files changed since the updater last found it reported.
 """
 
